@@ -1,0 +1,75 @@
+"""The on-disk layout of a prepared face dataset (written by ``vidfsr prepare``, read by training).
+
+OUT/
+  crops/NNNNNNN.jpg     128x128 face crops framed by THE crop rule
+  records.jsonl         one JSON object per source file: accepted (with index, split, landmarks) or rejected
+                        (with the reason); appended as work finishes, which is what makes re-runs resume
+  landmarks.npy         float16 [N,68,2] landmarks in crop pixels, row i = crops/i.jpg (written at the end)
+  manifest.csv          index, file, split, source, identity, box, crop box (written at the end)
+  dataset.json          counts, rejects by reason, crop rule, tools and versions (written at the end)
+  DATASET.md            the dataset card (written at the end)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from vidfsr.errors import InputError
+
+CROP_SIZE = 128
+
+
+@dataclass(frozen=True)
+class PreparedFaces:
+    """A prepared dataset split loaded into memory (uint8 images, float32 landmarks)."""
+
+    images: np.ndarray  # [N,128,128,3] uint8 RGB
+    landmarks: np.ndarray  # [N,68,2] float32, crop pixels
+    files: list[str]
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def read_records(root: Path) -> list[dict]:
+    path = root / "records.jsonl"
+    if not path.exists():
+        return []
+    records = []
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError:
+                    continue  # a line cut short by an interrupted run; that file is simply redone
+    return records
+
+
+def load_prepared(root: str | Path, split: str = "train", limit: int = 0) -> PreparedFaces:
+    """Load the accepted faces of one split (``train``, ``val`` or ``all``)."""
+    import cv2
+
+    root = Path(root)
+    if not (root / "records.jsonl").exists():
+        raise InputError(f"{root} is not a prepared dataset (no records.jsonl); make one with 'vidfsr prepare'")
+    accepted = [r for r in read_records(root) if r.get("status") == "ok"]
+    accepted.sort(key=lambda r: r["index"])
+    chosen = [r for r in accepted if split == "all" or r["split"] == split]
+    if limit:
+        chosen = chosen[:limit]
+    if not chosen:
+        raise InputError(f"{root}: no accepted faces in split {split!r}")
+    images = np.empty((len(chosen), CROP_SIZE, CROP_SIZE, 3), np.uint8)
+    for i, r in enumerate(chosen):
+        img = cv2.imread(str(root / "crops" / r["crop"]))
+        if img is None:
+            raise InputError(f"{root / 'crops' / r['crop']} is missing or unreadable; re-run 'vidfsr prepare'")
+        images[i] = img[:, :, ::-1]
+    landmarks = np.array([r["landmarks"] for r in chosen], np.float32)
+    return PreparedFaces(images, landmarks, [r["crop"] for r in chosen])

@@ -1,0 +1,128 @@
+"""Evaluation with the papers' protocol (DESIGN §5): Y-PSNR/SSIM of SR faces against HR crops.
+
+Used by ``vidfsr eval`` and by validation during training, so both report the same numbers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from vidfsr.errors import InputError
+
+from .degrade import degrade, upsample_lr
+from .fsrnet import FSRNet
+from .metrics import psnr_y, ssim_y
+from .priors import heatmap_peaks
+
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    names: list[str]
+    hr: np.ndarray  # [N,128,128,3] uint8 RGB
+    lr_up: np.ndarray  # [N,128,128,3] uint8 RGB, the model input
+
+
+def _read_rgb(path: Path) -> np.ndarray:
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise InputError(f"{path}: unreadable image")
+    return np.ascontiguousarray(img[:, :, ::-1])
+
+
+def load_eval_set(hr_dir: str | Path, scale: int, lr_dir: str | Path | None = None, limit: int = 0) -> EvalSet:
+    """HR crops from ``hr_dir``; LR from same-named files in ``lr_dir`` (stored upsampled, like the official
+    sets) or synthesised with the training degradation."""
+    hr_dir = Path(hr_dir)
+    if not hr_dir.is_dir():
+        raise InputError(f"{hr_dir}: not a folder of HR face crops")
+    files = sorted(p for p in hr_dir.iterdir() if p.suffix.lower() in IMAGE_EXTS)[: limit or None]
+    if not files:
+        raise InputError(f"{hr_dir}: no images found")
+    hr = np.stack([_read_rgb(p) for p in files])
+    if hr.shape[1:3] != (128, 128):
+        raise InputError(f"{hr_dir}: HR crops must be 128x128, got {hr.shape[1]}x{hr.shape[2]}")
+    if lr_dir is not None:
+        lr_files = [Path(lr_dir) / p.name for p in files]
+        missing = [str(p) for p in lr_files if not p.exists()]
+        if missing:
+            raise InputError(f"{missing[0]}: LR file missing for HR {files[0].name} (and {len(missing) - 1} more)")
+        lr = np.stack([_read_rgb(p) for p in lr_files])
+        if lr.shape[1:3] != (128, 128):
+            lr = to_uint8(upsample_lr(to_tensor(lr), (128, 128)))
+    else:
+        lr = to_uint8(degrade(to_tensor(hr), scale))
+    return EvalSet([p.name for p in files], hr, lr)
+
+
+def to_tensor(images: np.ndarray) -> Tensor:
+    return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255
+
+
+def to_uint8(images: Tensor) -> np.ndarray:
+    return (images.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+
+
+_TTA = [(k, flip) for flip in (False, True) for k in range(4)]
+
+
+def _apply(x: Tensor, k: int, flip: bool) -> Tensor:
+    if flip:
+        x = x.flip(-1)
+    return x.rot90(k, dims=(-2, -1)) if k else x
+
+
+def _undo(x: Tensor, k: int, flip: bool) -> Tensor:
+    if k:
+        x = x.rot90(-k, dims=(-2, -1))
+    return x.flip(-1) if flip else x
+
+
+@torch.inference_mode()
+def super_resolve(
+    model: FSRNet,
+    lr_up: np.ndarray,
+    batch_size: int = 16,
+    tta: bool = False,
+    device: torch.device | str = "cpu",
+    autocast_dtype: torch.dtype | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """SR faces (uint8 RGB) and, when the model predicts heatmaps, landmarks in 128 px (no TTA for those)."""
+    model.eval()
+    outs, marks = [], []
+    device = torch.device(device)
+    for i in range(0, len(lr_up), batch_size):
+        x = to_tensor(lr_up[i : i + batch_size]).to(device)
+        ctx = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype else contextlib.nullcontext()
+        with ctx:
+            res = model(x)
+            y = res.image.float()
+            if tta:
+                y = torch.stack([_undo(model(_apply(x, k, f)).image.float(), k, f) for k, f in _TTA]).mean(0)
+        outs.append(to_uint8(y))
+        if res.heatmaps is not None:
+            marks.append(heatmap_peaks(res.heatmaps.float()).cpu().numpy())
+    return np.concatenate(outs), (np.concatenate(marks) if marks else None)
+
+
+def score(sr: np.ndarray, hr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-image Y-PSNR and Y-SSIM."""
+    return (
+        np.array([psnr_y(a, b) for a, b in zip(sr, hr, strict=True)]),
+        np.array([ssim_y(a, b) for a, b in zip(sr, hr, strict=True)]),
+    )
+
+
+def landmark_nrmse(pred: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """Per-image NRMSE: mean point error over the inter-ocular distance (outer eye corners 36, 45)."""
+    iod = np.linalg.norm(truth[:, 36] - truth[:, 45], axis=1)
+    return np.linalg.norm(pred - truth, axis=2).mean(1) / np.maximum(iod, 1e-6)

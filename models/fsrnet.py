@@ -1,0 +1,253 @@
+"""FSRNet (Chen, Tai et al., CVPR 2018): face SR with landmark-heatmap and parsing-map priors.
+
+The input is the LR face bicubic-upsampled to 128x128 (RGB, [0, 1]); the network is the same for every scale
+factor, only the training degradation differs. Every structural choice lives in :class:`FSRNetConfig`, so the
+paper's ablations and the CPU "lite" variant are configs, not forks. Each block is built anew in a loop: a
+``[block] * n`` list would share one set of weights between all n blocks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from vidfsr.errors import ConfigError, close_match_hint
+
+
+@dataclass(frozen=True)
+class FSRNetConfig:
+    """Architecture of one FSRNet variant.
+
+    Attributes:
+        scale: LR factor the weights are trained for (2, 4 or 8: LR side 64, 32 or 16).
+        size: HR side in pixels; the prior maps are predicted at size // 2.
+        channels: width of the coarse and fine SR networks (paper: 64).
+        coarse_blocks: residual blocks of the coarse SR network (paper: 3).
+        encoder_blocks: residual blocks of the fine SR encoder (paper: 12).
+        decoder_blocks: residual blocks of the fine SR decoder (paper: 3).
+        prior: whether the prior estimation branch exists (False: Baseline_v1).
+        prior_supervised: whether the prior maps get a loss (False: Baseline_v2).
+        prior_channels: width of the hourglasses (paper: 128).
+        hourglasses: number of stacked hourglasses (paper: 2).
+        hourglass_depth: down-sampling levels per hourglass (paper: 4).
+        landmarks: landmark heatmap channels (0: parsing-only prior).
+        parsing: parsing map channels (0: landmarks-only prior).
+        norm: "batch" (paper) or "none" inside residual blocks.
+        global_residual: add the input to the coarse and final outputs so the networks learn the
+            missing detail only; converges much faster, which matters for CPU training.
+    """
+
+    scale: int = 8
+    size: int = 128
+    channels: int = 64
+    coarse_blocks: int = 3
+    encoder_blocks: int = 12
+    decoder_blocks: int = 3
+    prior: bool = True
+    prior_supervised: bool = True
+    prior_channels: int = 128
+    hourglasses: int = 2
+    hourglass_depth: int = 4
+    landmarks: int = 68
+    parsing: int = 7
+    norm: str = "batch"
+    global_residual: bool = True
+
+    def __post_init__(self) -> None:
+        if self.scale not in (2, 4, 8):
+            raise ConfigError(f"scale must be 2, 4 or 8, got {self.scale}")
+        if self.norm not in ("batch", "none"):
+            raise ConfigError(f"norm must be 'batch' or 'none', got {self.norm!r}")
+        if self.prior and self.landmarks + self.parsing == 0:
+            raise ConfigError("a prior branch needs landmarks > 0 or parsing > 0 (or set prior=False)")
+        if self.size % (2 ** (self.hourglass_depth + 1)):
+            raise ConfigError(f"size {self.size} is not divisible by 2**(hourglass_depth+1)")
+
+    @property
+    def lr_size(self) -> int:
+        return self.size // self.scale
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FSRNetConfig:
+        """Build from a dict; unknown keys are errors with a close-match hint."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        for key in data:
+            if key not in names:
+                raise ConfigError(f"unknown FSRNet config key {key!r}{close_match_hint(key, names)}")
+        return cls(**data)
+
+    def replace(self, **changes: Any) -> FSRNetConfig:
+        return FSRNetConfig.from_dict({**self.to_dict(), **changes})
+
+
+class FSRNetOutput(NamedTuple):
+    image: Tensor  # final SR image [B,3,H,W]
+    coarse: Tensor  # coarse SR image [B,3,H,W]
+    heatmaps: Tensor | None  # landmark heatmaps [B,L,H/2,W/2]
+    parsing: Tensor | None  # parsing maps [B,P,H/2,W/2]
+
+
+def _norm(channels: int, kind: str) -> nn.Module:
+    return nn.BatchNorm2d(channels) if kind == "batch" else nn.Identity()
+
+
+class ResBlock(nn.Module):
+    """conv-norm-ReLU-conv-norm plus identity: the SR branches' block."""
+
+    def __init__(self, channels: int, norm: str) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1, bias=norm == "none"),
+            _norm(channels, norm),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels, channels, 3, padding=1, bias=norm == "none"),
+            _norm(channels, norm),
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + self.body(x)
+
+
+class Bottleneck(nn.Module):
+    """Pre-activation bottleneck of the stacked-hourglass network (Newell et al.)."""
+
+    def __init__(self, cin: int, cout: int, norm: str) -> None:
+        super().__init__()
+        mid = cout // 2
+        self.body = nn.Sequential(
+            _norm(cin, norm), nn.ReLU(inplace=True), nn.Conv2d(cin, mid, 1),
+            _norm(mid, norm), nn.ReLU(inplace=True), nn.Conv2d(mid, mid, 3, padding=1),
+            _norm(mid, norm), nn.ReLU(inplace=True), nn.Conv2d(mid, cout, 1),
+        )  # fmt: skip
+        self.skip = nn.Identity() if cin == cout else nn.Conv2d(cin, cout, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.skip(x) + self.body(x)
+
+
+class Hourglass(nn.Module):
+    """Recursive hourglass: a skip branch at this resolution plus a down-process-up branch."""
+
+    def __init__(self, depth: int, channels: int, norm: str) -> None:
+        super().__init__()
+        self.skip = Bottleneck(channels, channels, norm)
+        self.down = nn.Sequential(nn.MaxPool2d(2), Bottleneck(channels, channels, norm))
+        self.inner = Hourglass(depth - 1, channels, norm) if depth > 1 else Bottleneck(channels, channels, norm)
+        self.up = Bottleneck(channels, channels, norm)
+
+    def forward(self, x: Tensor) -> Tensor:
+        low = self.up(self.inner(self.down(x)))
+        return self.skip(x) + nn.functional.interpolate(low, scale_factor=2.0, mode="nearest")
+
+
+class PriorNet(nn.Module):
+    """Prior estimation: 7x7/2 stem, bottlenecks up to prior_channels, stacked hourglasses, two 1x1 heads."""
+
+    def __init__(self, cfg: FSRNetConfig) -> None:
+        super().__init__()
+        c, n = cfg.prior_channels, cfg.norm
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, c // 2, 7, stride=2, padding=3, bias=n == "none"),
+            _norm(c // 2, n),
+            nn.ReLU(inplace=True),
+            Bottleneck(c // 2, c, n),
+            Bottleneck(c, c, n),
+            Bottleneck(c, c, n),
+        )
+        self.hourglasses = nn.ModuleList(
+            nn.Sequential(Hourglass(cfg.hourglass_depth, c, n), Bottleneck(c, c, n)) for _ in range(cfg.hourglasses)
+        )
+        self.joint = nn.Sequential(nn.Conv2d(c, c, 1, bias=n == "none"), _norm(c, n), nn.ReLU(inplace=True))
+        self.heat_head = nn.Conv2d(c, cfg.landmarks, 1) if cfg.landmarks else None
+        self.parse_head = nn.Conv2d(c, cfg.parsing, 1) if cfg.parsing else None
+
+    def forward(self, x: Tensor) -> tuple[Tensor | None, Tensor | None]:
+        feat = self.stem(x)
+        for hourglass in self.hourglasses:
+            feat = hourglass(feat)
+        feat = self.joint(feat)
+        heat = self.heat_head(feat) if self.heat_head is not None else None
+        parse = self.parse_head(feat) if self.parse_head is not None else None
+        return heat, parse
+
+
+class FSRNet(nn.Module):
+    """Coarse SR -> (fine SR encoder || prior estimation) -> fine SR decoder."""
+
+    def __init__(self, cfg: FSRNetConfig | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg = cfg or FSRNetConfig()
+        c, n = cfg.channels, cfg.norm
+        self.coarse = nn.Sequential(
+            nn.Conv2d(3, c, 3, padding=1),
+            nn.ReLU(inplace=True),
+            *[ResBlock(c, n) for _ in range(cfg.coarse_blocks)],
+            nn.Conv2d(c, 3, 3, padding=1),
+        )
+        self.encoder = nn.Sequential(
+            nn.Conv2d(3, c, 3, stride=2, padding=1),
+            nn.ReLU(inplace=True),
+            *[ResBlock(c, n) for _ in range(cfg.encoder_blocks)],
+            nn.Conv2d(c, c, 3, padding=1),
+        )
+        self.prior = PriorNet(cfg) if cfg.prior else None
+        prior_maps = (cfg.landmarks + cfg.parsing) if cfg.prior else 0
+        self.decoder = nn.Sequential(
+            nn.Conv2d(c + prior_maps, c, 3, padding=1, bias=n == "none"),
+            _norm(c, n),
+            nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(c, c, 4, stride=2, padding=1, bias=n == "none"),
+            _norm(c, n),
+            nn.ReLU(inplace=True),
+            *[ResBlock(c, n) for _ in range(cfg.decoder_blocks)],
+            nn.Conv2d(c, 3, 3, padding=1),
+        )
+
+    def forward(self, x: Tensor) -> FSRNetOutput:
+        coarse = self.coarse(x)
+        if self.cfg.global_residual:
+            coarse = coarse + x
+        feat = self.encoder(coarse)
+        heat = parse = None
+        if self.prior is not None:
+            heat, parse = self.prior(coarse)
+            feat = torch.cat([feat, *(m for m in (heat, parse) if m is not None)], dim=1)
+        image = self.decoder(feat)
+        if self.cfg.global_residual:
+            image = image + coarse
+        return FSRNetOutput(image, coarse, heat, parse)
+
+
+def count_macs(model: nn.Module, size: int = 128) -> int:
+    """Multiply-accumulates of one forward pass on a single size x size face (convs and linears)."""
+    macs = 0
+
+    def hook(mod: nn.Module, inp: tuple[Tensor, ...], out: Tensor) -> None:
+        nonlocal macs
+        if isinstance(mod, nn.Conv2d):
+            k = mod.kernel_size[0] * mod.kernel_size[1] * (mod.in_channels // mod.groups)
+            macs += out.numel() // out.shape[0] * k
+        elif isinstance(mod, nn.ConvTranspose2d):
+            k = mod.kernel_size[0] * mod.kernel_size[1] * mod.out_channels
+            macs += inp[0].numel() // inp[0].shape[0] * k
+        elif isinstance(mod, nn.Linear):
+            macs += mod.in_features * mod.out_features
+
+    handles = [m.register_forward_hook(hook) for m in model.modules()]
+    try:
+        was_training = model.training
+        model.eval()
+        with torch.no_grad():
+            model(torch.zeros(1, 3, size, size))
+        model.train(was_training)
+    finally:
+        for h in handles:
+            h.remove()
+    return macs

@@ -1,0 +1,106 @@
+"""Named model configurations: ``create_model(name, **overrides)`` and ``list_models()``.
+
+Each entry is a small builder registered by decorator (the timm pattern); names are explicit, so a typo
+fails with a close-match hint instead of silently building something else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from vidfsr.errors import ConfigError, close_match_hint
+
+from .fsrnet import FSRNet, FSRNetConfig, count_macs
+
+_REGISTRY: dict[str, Callable[[], FSRNetConfig]] = {}
+
+
+def register(name: str) -> Callable[[Callable[[], FSRNetConfig]], Callable[[], FSRNetConfig]]:
+    def deco(fn: Callable[[], FSRNetConfig]) -> Callable[[], FSRNetConfig]:
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} registered twice")
+        _REGISTRY[name] = fn
+        return fn
+
+    return deco
+
+
+def list_models() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def model_config(name: str, **overrides: object) -> FSRNetConfig:
+    """The config registered under ``name`` with ``overrides`` applied (keys must be config fields)."""
+    if name not in _REGISTRY:
+        raise ConfigError(f"unknown model {name!r}{close_match_hint(name, _REGISTRY)}; see list_models()")
+    cfg = _REGISTRY[name]()
+    return cfg.replace(**overrides) if overrides else cfg
+
+
+def create_model(name: str, **overrides: object) -> FSRNet:
+    """Build an untrained network by registered name; use ``vidfsr.models.io.load_model`` for weights."""
+    return FSRNet(model_config(name, **overrides))
+
+
+def describe_model(name: str) -> dict[str, str]:
+    """Parameters and GMAC per 128x128 face, for ``vidfsr info --model``."""
+    model = create_model(name)
+    params = sum(p.numel() for p in model.parameters())
+    return {
+        "model": name,
+        "parameters": f"{params / 1e6:.2f} M",
+        "GMAC / face": f"{count_macs(model, model.cfg.size) / 1e9:.2f}",
+        "config": ", ".join(f"{k}={v}" for k, v in model.cfg.to_dict().items()),
+    }
+
+
+PAPER = FSRNetConfig()
+# CPU variant: a quarter of the paper's compute paths, one hourglass; ~0.5 M parameters.
+LITE = FSRNetConfig(channels=32, coarse_blocks=2, encoder_blocks=6, decoder_blocks=2, prior_channels=64, hourglasses=1)
+
+for _scale in (2, 4, 8):
+
+    def _paper(s: int = _scale) -> FSRNetConfig:
+        return PAPER.replace(scale=s)
+
+    def _lite(s: int = _scale) -> FSRNetConfig:
+        return LITE.replace(scale=s)
+
+    register(f"fsrnet_x{_scale}")(_paper)
+    register(f"fsrnet_lite_x{_scale}")(_lite)
+
+
+@register("fsrnet_baseline_v1_x8")
+def _baseline_v1() -> FSRNetConfig:
+    """Paper Baseline_v1: no prior branch."""
+    return PAPER.replace(prior=False)
+
+
+@register("fsrnet_baseline_v2_x8")
+def _baseline_v2() -> FSRNetConfig:
+    """Paper Baseline_v2: prior branch trained without prior supervision."""
+    return PAPER.replace(prior_supervised=False)
+
+
+@register("fsrnet_landmarks_x8")
+def _landmarks_only() -> FSRNetConfig:
+    return PAPER.replace(parsing=0)
+
+
+@register("fsrnet_parsing_x8")
+def _parsing_only() -> FSRNetConfig:
+    return PAPER.replace(landmarks=0)
+
+
+for _hg in (1, 4):
+
+    def _hourglasses(n: int = _hg) -> FSRNetConfig:
+        return PAPER.replace(hourglasses=n)
+
+    register(f"fsrnet_hg{_hg}_x8")(_hourglasses)
+
+
+@register("fsrnet_lite_baseline_v1_x8")
+def _lite_baseline_v1() -> FSRNetConfig:
+    """Lite without the prior branch, for the lite ablation."""
+    return LITE.replace(prior=False)

@@ -1,0 +1,322 @@
+"""Training loop for FSRNet (``vidfsr train``), readable top to bottom.
+
+One code path for CPU and GPU (a null context instead of autocast where it does not help), one process or many
+(``torchrun`` + DistributedDataParallel: gloo on CPU, nccl on GPU). Checkpoints carry their own config and every
+random state (data order, augmentation, torch), so a resumed run continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import json
+import logging
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from vidfsr.errors import ConfigError, InputError, close_match_hint
+
+from .dataset_format import load_prepared
+from .evaluate import EvalSet, load_eval_set, score, super_resolve
+from .fsrnet import FSRNet
+from .io import save_weights
+from .losses import fsrnet_loss
+from .registry import create_model
+from .train_data import TrainBatches
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_KIND = "vidfsr-train-checkpoint-1"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a training run depends on; stored in every checkpoint.
+
+    Attributes:
+        model: registered model name (see ``list_models()``).
+        data: folder made by ``vidfsr prepare``.
+        out: run folder (checkpoints, logs, exported weights).
+        steps: optimiser steps to train for in total (a resumed run continues up to this).
+        batch_size: global batch (split across processes); paper: 14.
+        lr: RMSprop learning rate; paper: 2.5e-4.
+        alpha, beta: weights of the fine and prior terms of eq. 4; paper: 1, 1.
+        precision: ``auto`` (bf16 autocast where measured faster: CPU and GPU), ``fp32``, ``bf16``.
+        channels_last: NHWC memory layout (measured faster with bf16 on CPU).
+        val_hr, val_lr: validation HR crops and optional official LR files (same names).
+        val_images: how many validation faces (0: no validation).
+        val_every, ckpt_every, log_every: in steps.
+        data_limit: use only the first N training faces (tests, overfitting checks).
+        threads: torch intra-op threads (0: leave torch's default).
+        device: ``auto`` (CUDA when available), ``cpu`` or ``cuda[:i]``.
+        seed: seeds data order, augmentation and initialisation.
+        data_description: free text stored in the exported weights' metadata.
+    """
+
+    model: str = "fsrnet_lite_x8"
+    data: str = ""
+    out: str = "runs/train"
+    steps: int = 10000
+    batch_size: int = 14
+    lr: float = 2.5e-4
+    alpha: float = 1.0
+    beta: float = 1.0
+    heatmap_sigma: float = 1.0
+    precision: str = "auto"
+    channels_last: bool = True
+    val_hr: str = ""
+    val_lr: str = ""
+    val_images: int = 200
+    val_every: int = 1000
+    ckpt_every: int = 500
+    log_every: int = 50
+    data_limit: int = 0
+    threads: int = 0
+    device: str = "auto"
+    seed: int = 0
+    data_description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
+        if self.batch_size < 1 or self.steps < 0:
+            raise ConfigError("batch_size must be >= 1 and steps >= 0")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        names = {f.name for f in dataclasses.fields(cls)}
+        for key in data:
+            if key not in names:
+                raise ConfigError(f"unknown training option {key!r}{close_match_hint(key, names)}")
+        return cls(**data)
+
+
+def resolve_device(spec: str) -> torch.device:
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(spec)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("device cuda requested but CUDA is not available; use --device cpu")
+    return device
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    if precision == "fp32":
+        return None
+    if precision == "bf16" or precision == "auto":
+        return torch.bfloat16
+    return None
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _init_distributed(device: torch.device) -> Dist:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return Dist()
+    import torch.distributed as dist
+
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return Dist(dist.get_rank(), dist.get_world_size())
+
+
+def _epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
+    """Data order of one epoch: a pure function of (seed, epoch), so resume needs only the epoch and position."""
+    gen = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=gen)
+
+
+ProgressFn = Callable[[dict[str, Any]], None]
+
+
+def _atomic_save(obj: Any, path: Path) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(obj, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)  # never unpickle arbitrary objects
+    if not isinstance(ckpt, dict) or ckpt.get("kind") != CHECKPOINT_KIND:
+        raise InputError(f"{path} is not a vidfsr training checkpoint")
+    return ckpt
+
+
+def validate(model: FSRNet, val: EvalSet, device: torch.device, dtype: torch.dtype | None) -> tuple[float, float]:
+    sr, _ = super_resolve(model, val.lr_up, batch_size=16, device=device, autocast_dtype=dtype)
+    psnr, ssim = score(sr, val.hr)
+    return float(psnr.mean()), float(ssim.mean())
+
+
+def train(cfg: TrainConfig, resume: str | Path | None = None, progress: ProgressFn | None = None) -> dict[str, Any]:
+    """Train (or resume) a run; returns a summary with the exported weights path and final metrics."""
+    device = resolve_device(cfg.device)
+    dist = _init_distributed(device)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(cfg.out)
+    if dist.main:
+        out.mkdir(parents=True, exist_ok=True)
+
+    torch.manual_seed(cfg.seed)
+    model = create_model(cfg.model)
+    mcfg = model.cfg
+    if not cfg.data:
+        raise ConfigError("no training data: pass --data DIR (a folder made by 'vidfsr prepare')")
+    data = TrainBatches(load_prepared(cfg.data, "train", cfg.data_limit), mcfg.scale, mcfg.size // 2, cfg.heatmap_sigma)
+    val = None
+    if cfg.val_hr and cfg.val_images and dist.main:
+        val = load_eval_set(cfg.val_hr, mcfg.scale, cfg.val_lr or None, cfg.val_images)
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=cfg.lr)
+    state = {"step": 0, "epoch": 0, "pos": 0, "images": 0}
+    aug_gen = torch.Generator().manual_seed(cfg.seed + 1)
+    val_history: list[dict[str, float]] = []
+    elapsed_before = 0.0
+    if resume:
+        ckpt = load_checkpoint(resume)
+        if ckpt["train_config"]["model"] != cfg.model:
+            raise ConfigError(f"checkpoint {resume} is for model {ckpt['train_config']['model']}, not {cfg.model}")
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        state = dict(ckpt["state"])
+        aug_gen.set_state(ckpt["rng"]["augment"])
+        torch.set_rng_state(ckpt["rng"]["torch"])
+        val_history = json.loads(ckpt["val_history"])
+        elapsed_before = float(ckpt.get("elapsed", 0.0))
+        logger.info("resumed %s at step %d", resume, state["step"])
+
+    dtype = autocast_dtype(cfg.precision, device)
+    memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    model.to(device=device, memory_format=memory_format)
+    # Optimizer state tensors follow the parameters' device (resume from a CPU checkpoint onto a GPU).
+    for st in optimizer.state.values():
+        for k, v in st.items():
+            if isinstance(v, torch.Tensor) and k != "step":
+                st[k] = v.to(device)
+    net: torch.nn.Module = model
+    if dist.world > 1:
+        net = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+
+    def checkpoint(path: Path) -> None:
+        _atomic_save(
+            {
+                "kind": CHECKPOINT_KIND,
+                "train_config": dataclasses.asdict(cfg),
+                "model_config": mcfg.to_dict(),
+                "state": state,
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "rng": {"augment": aug_gen.get_state(), "torch": torch.get_rng_state()},
+                "val_history": json.dumps(val_history),
+                "elapsed": elapsed_before + (time.perf_counter() - start),
+            },
+            path,
+        )
+
+    log_path = out / "train_log.csv"
+    log_file = open(log_path, "a", newline="") if dist.main else None  # noqa: SIM115 (closed in finally)
+    writer = csv.writer(log_file) if log_file else None
+    if writer and log_path.stat().st_size == 0:
+        writer.writerow(
+            ["step", "images", "epoch", "total", "coarse", "fine", "prior", "img_per_s", "val_psnr", "val_ssim"]
+        )
+    n = len(data)
+    order = _epoch_order(cfg.seed, state["epoch"], n)
+    start = time.perf_counter()
+    window_t, window_imgs = time.perf_counter(), 0
+    terms: dict[str, float] = {}
+    try:
+        net.train()
+        while state["step"] < cfg.steps:
+            if state["pos"] + cfg.batch_size > n:
+                state["epoch"] += 1
+                state["pos"] = 0
+                order = _epoch_order(cfg.seed, state["epoch"], n)
+            index = order[state["pos"] : state["pos"] + min(cfg.batch_size, n)]
+            ops = torch.randint(0, 8, (len(index),), generator=aug_gen)  # drawn for the global batch on every rank
+            state["pos"] += len(index)
+            index, ops = index[dist.rank :: dist.world], ops[dist.rank :: dist.world]
+            lr_up, hr, heat, parse = (t.to(device, non_blocking=True) for t in data.batch(index, ops))
+            lr_up = lr_up.contiguous(memory_format=memory_format)
+            ctx = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
+            with ctx:
+                output = net(lr_up)
+            loss, terms = fsrnet_loss(output, hr, heat, parse, mcfg, cfg.alpha, cfg.beta)  # floats: a sync point
+            if not math.isfinite(loss.item()):
+                raise FloatingPointError(f"loss became {loss.item()} at step {state['step']}; lower --lr")
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            state["step"] += 1
+            state["images"] += cfg.batch_size
+            window_imgs += cfg.batch_size
+            step = state["step"]
+            if not dist.main:
+                continue
+            val_psnr = val_ssim = None
+            if val is not None and (step % cfg.val_every == 0 or step == cfg.steps):
+                val_psnr, val_ssim = validate(model, val, device, None)
+                val_history.append({"step": step, "images": state["images"], "psnr": val_psnr, "ssim": val_ssim})
+                net.train()
+            if step % cfg.log_every == 0 or val_psnr is not None or step == cfg.steps:
+                rate = window_imgs / max(time.perf_counter() - window_t, 1e-9)
+                window_t, window_imgs = time.perf_counter(), 0
+                assert writer is not None and log_file is not None
+                loss_cols = [f"{terms.get(k, float('nan')):.6g}" for k in ("total", "coarse", "fine", "prior")]
+                val_cols = ["", ""] if val_psnr is None else [f"{val_psnr:.4f}", f"{val_ssim:.5f}"]
+                writer.writerow([step, state["images"], state["epoch"], *loss_cols, f"{rate:.2f}", *val_cols])
+                log_file.flush()
+                if progress:
+                    progress({"step": step, "steps": cfg.steps, "img_per_s": rate, **terms,
+                              "val_psnr": val_history[-1]["psnr"] if val_history else None})  # fmt: skip
+            if step % cfg.ckpt_every == 0:
+                checkpoint(out / "last.pt")
+    finally:
+        if log_file:
+            log_file.close()
+    summary: dict[str, Any] = {
+        "steps": state["step"],
+        "images": state["images"],
+        "val": val_history[-1] if val_history else None,
+    }
+    if dist.main:
+        checkpoint(out / "last.pt")
+        meta = {
+            "model_name": cfg.model,
+            "training": {
+                "steps": state["step"], "images_seen": state["images"], "batch_size": cfg.batch_size, "lr": cfg.lr,
+                "precision": cfg.precision, "data": cfg.data_description or cfg.data,
+                "wall_seconds": round(elapsed_before + time.perf_counter() - start, 1),
+            },
+            "metrics": val_history[-1] if val_history else {},
+        }  # fmt: skip
+        summary["weights"] = str(save_weights(model, out / "final.safetensors", **meta))
+        (out / "val_history.json").write_text(json.dumps(val_history, indent=1))
+    if dist.world > 1:
+        torch.distributed.barrier()
+    return summary
+
+
+def model_fingerprint(model: torch.nn.Module) -> np.ndarray:
+    """Concatenated parameters as one float64 vector (comparing replicas in tests)."""
+    return torch.cat([p.detach().double().flatten().cpu() for p in model.parameters()]).numpy()

@@ -1,0 +1,50 @@
+"""Training batches: HR crops, rendered priors, the paper's rotation/flip augmentation, LR synthesised on the fly."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from .dataset_format import PreparedFaces
+from .degrade import degrade
+from .priors import FLIP_68, heatmaps, parsing_labels, parsing_maps
+
+
+class TrainBatches:
+    """Holds a prepared split in memory and assembles augmented batches from index lists.
+
+    The whole ../shared training set is ~640 MB as uint8 plus ~210 MB of parsing labels: small enough to keep
+    in RAM, which removes decoding from the training loop (there are only two cores to share).
+    """
+
+    def __init__(self, faces: PreparedFaces, scale: int, prior_size: int, sigma: float = 1.0) -> None:
+        self.images = torch.from_numpy(faces.images).permute(0, 3, 1, 2).contiguous()  # [N,3,128,128] uint8
+        self.landmarks = torch.from_numpy(faces.landmarks)  # [N,68,2]
+        self.labels = torch.from_numpy(np.stack([parsing_labels(lm, faces.images.shape[1]) for lm in faces.landmarks]))
+        self.scale = scale
+        self.prior_size = prior_size
+        self.sigma = sigma
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def batch(self, index: Tensor, ops: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """(lr_up, hr, heatmaps, parsing) for faces ``index`` with augmentation ``ops`` ([B] ints in 0..7:
+        bit 2 = horizontal flip, bits 0-1 = number of 90-degree rotations)."""
+        hr = self.images[index].float() / 255
+        heat = heatmaps(self.landmarks[index], self.prior_size, hr.shape[-1], self.sigma)
+        parse = parsing_maps(self.labels[index], self.prior_size)
+        out_hr, out_heat, out_parse = [], [], []
+        for i, op in enumerate(ops.tolist()):
+            h, m, p = hr[i], heat[i], parse[i]
+            if op & 4:
+                h, m, p = h.flip(-1), m[torch.from_numpy(FLIP_68)].flip(-1), p.flip(-1)
+            k = op & 3
+            if k:
+                h, m, p = (t.rot90(k, dims=(-2, -1)) for t in (h, m, p))
+            out_hr.append(h)
+            out_heat.append(m)
+            out_parse.append(p)
+        hr = torch.stack(out_hr)
+        return degrade(hr, self.scale), hr, torch.stack(out_heat), torch.stack(out_parse)

@@ -1,0 +1,54 @@
+"""THE crop rule (DESIGN §3): detector box -> square face crop, shared by data preparation and the pipeline.
+
+The model learns from crops framed like the official FSRNet test crops, so video crops must be framed the same
+way. The constants come from running the default detector (YuNet) on the 1,000 official test crops
+(``benchmarks/calibrate_crop_rule.py``; numbers in BENCHMARKS.md): the crop side is SIDE_RATIO times the
+detector box's mean side, and the crop centre sits CENTRE_SHIFT box sides below the box centre.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+SIDE_RATIO = 1.446
+CENTRE_SHIFT_Y = 0.041
+CENTRE_SHIFT_X = 0.0
+
+
+def crop_boxes(xyxy: np.ndarray) -> np.ndarray:
+    """[N,4] detector boxes -> [N,4] square crop boxes (float xyxy, may extend past the frame)."""
+    xyxy = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+    w, h = xyxy[:, 2] - xyxy[:, 0], xyxy[:, 3] - xyxy[:, 1]
+    side = 0.5 * (w + h)
+    cx = 0.5 * (xyxy[:, 0] + xyxy[:, 2]) + CENTRE_SHIFT_X * side
+    cy = 0.5 * (xyxy[:, 1] + xyxy[:, 3]) + CENTRE_SHIFT_Y * side
+    half = 0.5 * SIDE_RATIO * side
+    return np.stack([cx - half, cy - half, cx + half, cy + half], axis=1)
+
+
+def crop_affine(box_xyxy: np.ndarray, out_size: int) -> np.ndarray:
+    """2x3 affine matrix that maps frame pixels onto an out_size x out_size crop of ``box_xyxy``."""
+    x0, y0, x1 = (float(v) for v in box_xyxy[:3])
+    s = out_size / (x1 - x0)
+    # pixel centres: frame x maps to (x - x0 + 0.5) * s - 0.5
+    return np.array([[s, 0.0, (0.5 - x0) * s - 0.5], [0.0, s, (0.5 - y0) * s - 0.5]])
+
+
+def cut_crop(image: np.ndarray, box_xyxy: np.ndarray, out_size: int) -> np.ndarray:
+    """Resample the square ``box_xyxy`` of ``image`` to out_size x out_size (area filter when shrinking).
+
+    Parts outside the frame are filled by replicating the border so the model never sees a hard black edge.
+    """
+    import cv2
+
+    x0, y0, x1, y1 = (float(v) for v in box_xyxy)
+    side = x1 - x0
+    if side > 2 * out_size:
+        # Shrink with an area filter first: warpAffine's bilinear sampling would alias a large face.
+        factor = side / (2 * out_size)
+        small = cv2.resize(image, None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA)
+        scaled = np.array([x0, y0, x1, y1]) / factor
+        return cut_crop(small, scaled, out_size)
+    matrix = crop_affine(box_xyxy, out_size)
+    interp = cv2.INTER_CUBIC if side < out_size else cv2.INTER_LINEAR
+    return cv2.warpAffine(image, matrix, (out_size, out_size), flags=interp, borderMode=cv2.BORDER_REPLICATE)

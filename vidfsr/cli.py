@@ -1,0 +1,127 @@
+"""The ``vidfsr`` command line: one ``main(argv) -> int`` that dispatches to subcommands.
+
+Errors that vidfsr raises on purpose print as one red line and exit 2; ``--debug`` shows the traceback.
+Heavy modules are imported inside each command, so ``vidfsr --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+from collections.abc import Callable, Sequence
+
+from . import __version__
+from .errors import ConfigError, NotImplementedYetError, VidfsrError, close_match_hint
+
+logger = logging.getLogger("vidfsr")
+
+EXIT_OK = 0
+EXIT_ERROR = 2
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, and answers unknown options with a close match."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        match = re.search(r"unrecognized arguments: (\S+)", message)
+        if match:
+            options = [s for a in self._actions for s in a.option_strings]
+            message += close_match_hint(match.group(1).split("=")[0], options)
+        raise ConfigError(f"{self.prog}: {message}")
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False)
+
+
+def _setup_logging(verbose: bool, debug: bool) -> None:
+    from rich.logging import RichHandler
+
+    level = logging.DEBUG if debug else (logging.INFO if verbose else logging.WARNING)
+    handler = RichHandler(console=_console(stderr=True), show_path=debug, rich_tracebacks=debug)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def _not_yet(name: str, issue: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        raise NotImplementedYetError(f"'vidfsr {name}' is not implemented yet ({issue})")
+
+    return run
+
+
+# ---------------------------------------------------------------------------------------------------- info
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from .info import gather_info, render_info
+
+    render_info(gather_info(model=args.model), _console())
+    return EXIT_OK
+
+
+def _add_info(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("info", help="versions, encoders, devices, weight search paths")
+    p.add_argument("--model", metavar="NAME", help="also print parameters and GMAC/face of a registered model")
+    p.set_defaults(func=cmd_info)
+
+
+# ---------------------------------------------------------------------------------------------------- parser
+
+
+def build_parser() -> _ArgumentParser:
+    parser = _ArgumentParser(
+        prog="vidfsr",
+        description="Face super-resolution for video (FSRNet/FSRGAN).",
+        epilog="Examples:\n  vidfsr info\n  vidfsr enhance in.mp4 out.mp4\n  vidfsr eval --model fsrnet_lite_x8",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"vidfsr {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show info logs")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
+    _add_info(sub)
+    from . import commands
+
+    commands.add_all(sub)
+    for name, issue in (("enhance", "issue 8"), ("bench", "issues 4 and 8")):
+        if name not in sub.choices:
+            p = sub.add_parser(name, help=f"(not implemented yet: {issue})")
+            p.set_defaults(func=_not_yet(name, issue))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        parser = build_parser()
+        if not argv:
+            parser.print_help()
+            return EXIT_ERROR
+        args = parser.parse_args(argv)
+        _setup_logging(args.verbose, args.debug)
+        if args.command is None:
+            parser.print_help()
+            return EXIT_ERROR
+        return int(args.func(args))
+    except VidfsrError as exc:
+        if debug:
+            _console(stderr=True).print_exception()
+        from rich.text import Text
+
+        _console(stderr=True).print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _console(stderr=True).print("[red]interrupted[/]")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,13 @@
+"""Subcommands of the CLI, one module each; argument definitions only at import, work inside ``run``."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_all(sub: argparse._SubParsersAction) -> None:
+    """Register every implemented subcommand on the CLI's subparsers."""
+    from . import prepare, train
+
+    prepare.add(sub)
+    train.add(sub)

@@ -1,0 +1,71 @@
+"""``vidfsr train``: train FSRNet on a prepared dataset (``torchrun`` for several processes)."""
+
+from __future__ import annotations
+
+import argparse
+
+from vidfsr.shared import shared_dir
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train FSRNet weights on a folder made by 'vidfsr prepare'",
+        description="Train FSRNet (paper eq. 4, RMSprop). Resume with --resume RUN/last.pt. Several processes: "
+        "torchrun --nproc_per_node N -m vidfsr.cli train ...",
+        epilog="Example: vidfsr train --model fsrnet_lite_x8 --data data/faces128 --out runs/lite_x8 --steps 130000",
+    )
+    p.add_argument("--model", default="fsrnet_lite_x8", help="registered model name (vidfsr info --model NAME)")
+    p.add_argument("--data", required=True, help="prepared dataset folder")
+    p.add_argument("--out", default="runs/train", help="run folder for checkpoints, logs and weights")
+    p.add_argument("--steps", type=int, default=10000)
+    p.add_argument("--batch-size", type=int, default=14)
+    p.add_argument("--lr", type=float, default=2.5e-4)
+    p.add_argument("--alpha", type=float, default=1.0, help="weight of the fine SR term")
+    p.add_argument("--beta", type=float, default=1.0, help="weight of the prior term")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
+    p.add_argument("--no-channels-last", dest="channels_last", action="store_false")
+    p.add_argument("--val-hr", default=None, help="validation HR crops (default: shared celeba1000/HR)")
+    p.add_argument("--val-lr", default=None, help="official LR files for the validation crops (x8 default: LR_x8)")
+    p.add_argument("--val-images", type=int, default=200)
+    p.add_argument("--val-every", type=int, default=1000)
+    p.add_argument("--ckpt-every", type=int, default=500)
+    p.add_argument("--log-every", type=int, default=50)
+    p.add_argument("--data-limit", type=int, default=0)
+    p.add_argument("--threads", type=int, default=0)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data-description", default="")
+    p.add_argument("--resume", default=None, help="checkpoint to continue from (e.g. RUN/last.pt)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataclasses import fields
+
+    from rich.console import Console
+
+    from vidfsr.models.registry import model_config
+    from vidfsr.models.train import TrainConfig, train
+
+    from .progress import progress_bar
+
+    scale = model_config(args.model).scale
+    test = shared_dir() / "data/faces/test/celeba1000"
+    val_hr = args.val_hr if args.val_hr is not None else (str(test / "HR") if (test / "HR").is_dir() else "")
+    val_lr = args.val_lr
+    if val_lr is None:
+        val_lr = str(test / "LR_x8") if scale == 8 and args.val_hr is None and (test / "LR_x8").is_dir() else ""
+    names = {f.name for f in fields(TrainConfig)}
+    values = {k: v for k, v in vars(args).items() if k in names}
+    cfg = TrainConfig.from_dict({**values, "val_hr": val_hr, "val_lr": val_lr})
+    with progress_bar(f"train {cfg.model}", cfg.steps) as update:
+
+        def report(p: dict) -> None:
+            val = f" val {p['val_psnr']:.2f} dB" if p.get("val_psnr") else ""
+            update(p["step"], p["steps"], f"loss {p['total']:.4f} {p['img_per_s']:.1f} img/s{val}")
+
+        summary = train(cfg, resume=args.resume, progress=report)
+    if "weights" in summary:
+        Console().print(f"weights: {summary['weights']}  final validation: {summary['val']}")
+    return 0
