@@ -185,6 +185,10 @@ def _init_worker(config: PrepareConfig) -> None:
     _ANNOTATOR = FaceAnnotator(config)
 
 
+def _process_chunk(jobs: list[tuple[int, str, str, str, int]]) -> list[dict]:
+    return [_process(job) for job in jobs]
+
+
 def _process(job: tuple[int, str, str, str, int]) -> dict:
     index, root, file, out_dir, quality = job
     assert _ANNOTATOR is not None
@@ -218,6 +222,7 @@ def prepare(
 ) -> dict:
     """Prepare every image under ``sources`` into ``out``; returns the summary also written to dataset.json."""
     import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     config = config or PrepareConfig()
     out = Path(out)
@@ -232,14 +237,26 @@ def prepare(
     logger.info("%d images, %d already done, %d to process", len(files), len(done), len(jobs))
     start = time.perf_counter()
     workers = config.workers or os.cpu_count() or 1
+    if jobs:
+        FaceAnnotator(config)  # fail here, with a clear message, if dlib or the detector are missing
+    chunks = [jobs[i : i + 16] for i in range(0, len(jobs), 16)]
+    # forkserver/spawn, not fork: forking a process that runs threads (torch, a progress bar) can deadlock the
+    # child; and an executor, not multiprocessing.Pool, because a dead worker then raises instead of hanging.
+    ctx = mp.get_context("spawn" if os.name == "nt" else "forkserver")
     with open(out / "records.jsonl", "a") as log:
-        if jobs:
-            ctx = mp.get_context("spawn" if os.name == "nt" else "fork")
-            with ctx.Pool(workers, initializer=_init_worker, initargs=(config,)) as pool:
-                for rec in pool.imap_unordered(_process, jobs, chunksize=16):
-                    log.write(json.dumps(rec) + "\n")
-                    log.flush()  # each line is a resume point
-                    counts[rec["status"]] += 1
+        if chunks:
+            with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker, initargs=(config,)) as pool:
+                pending = {pool.submit(_process_chunk, c) for c in chunks[: 2 * workers]}
+                queued = chunks[2 * workers :]
+                while pending:
+                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        for rec in fut.result():
+                            log.write(json.dumps(rec) + "\n")
+                            counts[rec["status"]] += 1
+                        log.flush()  # each chunk is a resume point
+                        if queued:
+                            pending.add(pool.submit(_process_chunk, queued.pop(0)))
                     if progress:
                         progress(sum(counts.values()), len(files), counts)
     elapsed = time.perf_counter() - start

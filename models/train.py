@@ -44,6 +44,7 @@ class TrainConfig:
 
     Attributes:
         model: registered model name (see ``list_models()``).
+        model_overrides: config fields changed from the registered ones (e.g. a tiny width for tests).
         data: folder made by ``vidfsr prepare``.
         out: run folder (checkpoints, logs, exported weights).
         steps: optimiser steps to train for in total (a resumed run continues up to this).
@@ -63,6 +64,7 @@ class TrainConfig:
     """
 
     model: str = "fsrnet_lite_x8"
+    model_overrides: dict[str, Any] = dataclasses.field(default_factory=dict)
     data: str = ""
     out: str = "runs/train"
     steps: int = 10000
@@ -177,7 +179,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
         out.mkdir(parents=True, exist_ok=True)
 
     torch.manual_seed(cfg.seed)
-    model = create_model(cfg.model)
+    model = create_model(cfg.model, **cfg.model_overrides)
     mcfg = model.cfg
     if not cfg.data:
         raise ConfigError("no training data: pass --data DIR (a folder made by 'vidfsr prepare')")

@@ -27,9 +27,14 @@ class _ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         match = re.search(r"unrecognized arguments: (\S+)", message)
         if match:
-            options = [s for a in self._actions for s in a.option_strings]
-            message += close_match_hint(match.group(1).split("=")[0], options)
+            word = match.group(1).split("=")[0]
+            command = next((a for a in self.argv if a in self.subcommands), None)
+            parser = self.subcommands.get(command, self) if command else self
+            message += close_match_hint(word, [s for a in parser._actions for s in a.option_strings])
         raise ConfigError(f"{self.prog}: {message}")
+
+    argv: list[str] = []  # set by main() so errors can name the subcommand's options
+    subcommands: dict[str, argparse.ArgumentParser] = {}
 
 
 def _console(stderr: bool = False):
@@ -89,6 +94,7 @@ def build_parser() -> _ArgumentParser:
     from . import commands
 
     commands.add_all(sub)
+    parser.subcommands = sub.choices
     for name, issue in (("enhance", "issue 8"), ("bench", "issues 4 and 8")):
         if name not in sub.choices:
             p = sub.add_parser(name, help=f"(not implemented yet: {issue})")
@@ -102,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         parser = build_parser()
+        parser.argv = argv
         if not argv:
             parser.print_help()
             return EXIT_ERROR

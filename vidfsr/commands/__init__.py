@@ -7,7 +7,8 @@ import argparse
 
 def add_all(sub: argparse._SubParsersAction) -> None:
     """Register every implemented subcommand on the CLI's subparsers."""
-    from . import prepare, train
+    from . import evaluate, prepare, train
 
+    evaluate.add(sub)
     prepare.add(sub)
     train.add(sub)

@@ -1,0 +1,69 @@
+"""Networks and registry: every config builds, runs forward/backward, and owns its weights."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from vidfsr.models import FSRNetConfig, create_model, list_models, model_config
+from vidfsr.models.fsrnet import count_macs
+
+from vidfsr.errors import ConfigError
+
+TINY = {"channels": 8, "coarse_blocks": 1, "encoder_blocks": 2, "decoder_blocks": 1, "prior_channels": 16}
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_registered_model_runs_forward_backward(name: str) -> None:
+    model = create_model(name, **TINY)
+    cfg = model.cfg
+    x = torch.rand(2, 3, 128, 128)
+    out = model(x)
+    assert out.image.shape == out.coarse.shape == x.shape
+    if cfg.prior and cfg.landmarks:
+        assert out.heatmaps is not None and out.heatmaps.shape == (2, cfg.landmarks, 64, 64)
+    else:
+        assert out.heatmaps is None
+    if cfg.prior and cfg.parsing:
+        assert out.parsing is not None and out.parsing.shape == (2, cfg.parsing, 64, 64)
+    else:
+        assert out.parsing is None
+    loss = out.image.mean() + out.coarse.mean()
+    loss = loss + sum(m.mean() for m in (out.heatmaps, out.parsing) if m is not None)
+    loss.backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
+def test_paper_configuration_size() -> None:
+    model = create_model("fsrnet_x8")
+    params = sum(p.numel() for p in model.parameters())
+    assert 3.1e6 < params < 3.4e6
+    assert 13.0e9 < count_macs(model) < 14.5e9
+
+
+def test_blocks_do_not_share_weights() -> None:
+    model = create_model("fsrnet_x8")
+    ptrs = [p.data_ptr() for p in model.parameters()]
+    assert len(ptrs) == len(set(ptrs))
+    convs = [m for m in model.encoder if isinstance(m, torch.nn.Module) and hasattr(m, "body")]
+    assert len(convs) == 12
+    assert convs[0].body[0].weight is not convs[1].body[0].weight
+
+
+def test_ablation_configs_differ_as_the_paper_says() -> None:
+    assert model_config("fsrnet_baseline_v1_x8").prior is False
+    assert model_config("fsrnet_baseline_v2_x8").prior_supervised is False
+    assert model_config("fsrnet_landmarks_x8").parsing == 0
+    assert model_config("fsrnet_parsing_x8").landmarks == 0
+    assert model_config("fsrnet_hg4_x8").hourglasses == 4
+    assert model_config("fsrnet_lite_x4").lr_size == 32
+    assert model_config("fsrnet_x2").lr_size == 64
+
+
+def test_unknown_names_and_keys_get_hints() -> None:
+    with pytest.raises(ConfigError, match="fsrnet_lite_x8"):
+        create_model("fsrnet_lite_x9")
+    with pytest.raises(ConfigError, match="channels"):
+        FSRNetConfig.from_dict({"chanels": 3})
+    with pytest.raises(ConfigError):
+        FSRNetConfig(scale=3)

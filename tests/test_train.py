@@ -1,0 +1,136 @@
+"""Training stack: overfitting real faces, exact resume, weights export, multi-process replicas."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from vidfsr.models.io import load_model, read_metadata, save_weights
+from vidfsr.models.prepare import PrepareConfig, prepare
+from vidfsr.models.registry import create_model
+from vidfsr.models.train import TrainConfig, load_checkpoint, train
+
+from vidfsr.cli import main
+
+TINY = {"channels": 8, "coarse_blocks": 1, "encoder_blocks": 1, "decoder_blocks": 1, "prior_channels": 16}
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> Path:
+    """Eight real faces prepared by the project's own data preparation."""
+    src = tmp_path_factory.mktemp("src")
+    for p in sorted((shared / "data/faces/train/celeba").glob("*.jpg"))[:8]:
+        shutil.copy(p, src / p.name)
+    out = tmp_path_factory.mktemp("prepared")
+    summary = prepare([src], out, PrepareConfig(workers=1))
+    assert summary["accepted"] >= 6
+    return out
+
+
+def _cfg(prepared: Path, out: Path, **kw) -> TrainConfig:
+    base = {"model": "fsrnet_lite_x8", "model_overrides": TINY, "data": str(prepared), "out": str(out),
+            "steps": 6, "batch_size": 4, "log_every": 1, "ckpt_every": 3, "val_images": 0, "threads": 1,
+            "precision": "fp32", "channels_last": False}  # fmt: skip
+    return TrainConfig.from_dict({**base, **kw})
+
+
+def _losses(run: Path) -> list[float]:
+    with open(run / "train_log.csv") as f:
+        return [float(r["total"]) for r in csv.DictReader(f)]
+
+
+def test_tiny_model_overfits_real_faces(prepared: Path, tmp_path: Path) -> None:
+    cfg = _cfg(prepared, tmp_path / "run", steps=80, lr=1e-3, batch_size=6, data_limit=6, ckpt_every=1000)
+    train(cfg)
+    losses = _losses(tmp_path / "run")
+    first, last = np.mean(losses[:3]), np.mean(losses[-10:])
+    assert last < first / 10, losses
+
+
+def test_resume_is_exact(prepared: Path, tmp_path: Path) -> None:
+    straight = train(_cfg(prepared, tmp_path / "a"))
+    train(_cfg(prepared, tmp_path / "b", steps=3))
+    resumed = train(_cfg(prepared, tmp_path / "b"), resume=tmp_path / "b" / "last.pt")
+    assert straight["steps"] == resumed["steps"] == 6
+    assert _losses(tmp_path / "a") == _losses(tmp_path / "b")
+    a, b = load_checkpoint(tmp_path / "a/last.pt"), load_checkpoint(tmp_path / "b/last.pt")
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    assert a["state"] == b["state"]
+
+
+def test_checkpoint_describes_itself(prepared: Path, tmp_path: Path) -> None:
+    train(_cfg(prepared, tmp_path / "r", steps=2))
+    ckpt = load_checkpoint(tmp_path / "r/last.pt")
+    assert ckpt["train_config"]["model"] == "fsrnet_lite_x8"
+    assert ckpt["model_config"]["channels"] == 8
+    assert {"model", "optimizer", "rng", "state"} <= set(ckpt)
+
+
+def test_safetensors_roundtrip(tmp_path: Path) -> None:
+    model = create_model("fsrnet_lite_x4", **TINY).eval()
+    path = save_weights(model, tmp_path / "w.safetensors", metrics={"psnr": 1.0}, training_data="test")
+    meta = read_metadata(path)
+    assert meta["scale"] == "4" and "[0,1]" in meta["input_range"] and meta["training_data"] == "test"
+    loaded = load_model(path)
+    assert loaded.cfg == model.cfg
+    x = torch.rand(1, 3, 128, 128)
+    with torch.no_grad():
+        assert torch.equal(model(x).image, loaded(x).image)
+
+
+def test_train_and_eval_cli(prepared: Path, tmp_path: Path, celeba1000: Path) -> None:
+    run = tmp_path / "cli"
+    args = ["train", "--model", "fsrnet_lite_x8", "--data", str(prepared), "--out", str(run), "--steps", "2",
+            "--batch-size", "2", "--val-images", "4", "--val-every", "2", "--threads", "1"]  # fmt: skip
+    assert main(args) == 0
+    weights = run / "final.safetensors"
+    assert "psnr" in read_metadata(weights)["metrics"]
+    out_csv = tmp_path / "eval.csv"
+    save = tmp_path / "sr"
+    assert main(["eval", "--model", str(weights), "--hr", str(celeba1000 / "HR"), "--limit", "3",
+                 "--csv", str(out_csv), "--save", str(save), "--tta"]) == 0  # fmt: skip
+    assert len(out_csv.read_text().splitlines()) == 4
+    assert sorted(p.name for p in save.iterdir()) == ["201600.png", "201601.png", "201602.png"]
+
+
+@pytest.mark.slow
+def test_two_process_ddp_replicas_stay_identical(prepared: Path, tmp_path: Path) -> None:
+    script = tmp_path / "ddp.py"
+    script.write_text(
+        "import sys, numpy as np, torch\n"
+        "from vidfsr.models.train import TrainConfig, train, load_checkpoint\n"
+        "import torch.distributed as dist\n"
+        f"cfg = TrainConfig.from_dict(dict(model='fsrnet_lite_x8', model_overrides={TINY!r}, data={str(prepared)!r},"
+        f" out={str(tmp_path / 'run')!r}, steps=4, batch_size=4, val_images=0, threads=1, precision='fp32',"
+        " channels_last=False, log_every=1))\n"
+        "from vidfsr.models import train as T\n"
+        "orig = T.create_model\n"
+        "models = []\n"
+        "T.create_model = lambda *a, **k: models.append(orig(*a, **k)) or models[-1]\n"
+        "train(cfg)\n"
+        "vec = T.model_fingerprint(models[0])\n"
+        "np.save(sys.argv[1] + f'/replica{dist.get_rank()}.npy', vec)\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           str(script), str(tmp_path)]  # fmt: skip
+    subprocess.run(cmd, check=True, env=env, timeout=240, capture_output=True)
+    a, b = np.load(tmp_path / "replica0.npy"), np.load(tmp_path / "replica1.npy")
+    start = _initial_fingerprint()
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, start)  # and they did train
+
+
+def _initial_fingerprint() -> np.ndarray:
+    from vidfsr.models.train import model_fingerprint
+
+    torch.manual_seed(0)
+    return model_fingerprint(create_model("fsrnet_lite_x8", **TINY))
