@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import subprocess
 import sys
 from fractions import Fraction
@@ -141,7 +142,7 @@ def test_make_video_variants(tmp_path: Path) -> None:
     vfr = make_video(tmp_path / "b.mp4", frames=6, vfr=True)
     with av.open(str(vfr)) as c:
         pts = [f.pts for f in c.decode(video=0)]
-        gaps = {b - a for a, b in zip(pts, pts[1:], strict=False)}
+        gaps = {b - a for a, b in itertools.pairwise(pts)}
         assert len(gaps) == 2
     rot = make_video(tmp_path / "c.mp4", frames=3, rotation=90)
     with av.open(str(rot)) as c:

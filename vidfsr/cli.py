@@ -10,7 +10,8 @@ import argparse
 import logging
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 
 from . import __version__
 from .errors import ConfigError, NotImplementedYetError, VidfsrError, close_match_hint
@@ -33,8 +34,8 @@ class _ArgumentParser(argparse.ArgumentParser):
             message += close_match_hint(word, [s for a in parser._actions for s in a.option_strings])
         raise ConfigError(f"{self.prog}: {message}")
 
-    argv: list[str] = []  # set by main() so errors can name the subcommand's options
-    subcommands: dict[str, argparse.ArgumentParser] = {}
+    argv: Sequence[str] = ()  # set by main() so errors can name the subcommand's options
+    subcommands: Mapping[str, argparse.ArgumentParser] = MappingProxyType({})
 
 
 def _console(stderr: bool = False):

@@ -9,7 +9,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "eval",
         help="PSNR/SSIM (Y channel, papers' protocol) of a model or bicubic on HR face crops",
-        epilog="Examples:\n  vidfsr eval --bicubic --hr HR --lr LR_x8\n  vidfsr eval --model fsrnet_lite_x8 --hr HR --tta",
+        epilog="Examples:\n  vidfsr eval --bicubic --hr HR --lr LR_x8\n"
+        "  vidfsr eval --model fsrnet_lite_x8 --hr HR --tta",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     what = p.add_mutually_exclusive_group(required=True)
