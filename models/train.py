@@ -22,11 +22,13 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from vidfsr.errors import ConfigError, InputError, close_match_hint
 
 from .dataset_format import load_prepared
 from .evaluate import EvalSet, load_eval_set, score, super_resolve
+from .fsrgan import perceptual_loss
 from .fsrnet import FSRNet
 from .io import save_weights
 from .losses import fsrnet_loss
@@ -61,6 +63,11 @@ class TrainConfig:
         device: ``auto`` (CUDA when available), ``cpu`` or ``cuda[:i]``.
         seed: seeds data order, augmentation and initialisation.
         data_description: free text stored in the exported weights' metadata.
+        gan: train FSRGAN: add the conditional discriminator's adversarial term and the perceptual term.
+        perceptual: VGG-16 ImageNet weights for the perceptual term (torchvision format); empty: the local
+            torch hub cache; ``none``: train without the perceptual term.
+        adv_weight, perceptual_weight: paper: 1e-3 and 1e-1.
+        init: weights (.safetensors) to start the generator from, e.g. FSRNet weights for FSRGAN.
     """
 
     model: str = "fsrnet_lite_x8"
@@ -86,6 +93,11 @@ class TrainConfig:
     device: str = "auto"
     seed: int = 0
     data_description: str = ""
+    gan: bool = False
+    perceptual: str = ""
+    adv_weight: float = 1e-3
+    perceptual_weight: float = 1e-1
+    init: str = ""
 
     def __post_init__(self) -> None:
         if self.precision not in ("auto", "fp32", "bf16"):
@@ -187,7 +199,22 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
     val = None
     if cfg.val_hr and cfg.val_images and dist.main:
         val = load_eval_set(cfg.val_hr, mcfg.scale, cfg.val_lr or None, cfg.val_images)
+    if cfg.init:
+        from .io import load_model
+
+        init = load_model(cfg.init)
+        if init.cfg != mcfg:
+            raise ConfigError(f"--init {cfg.init} has config {init.cfg}, which differs from {cfg.model}'s")
+        model.load_state_dict(init.state_dict())
     optimizer = torch.optim.RMSprop(model.parameters(), lr=cfg.lr)
+    disc = d_opt = vgg = None
+    if cfg.gan:
+        from .fsrgan import ConditionalDiscriminator, VGG16Features, find_vgg16
+
+        vgg_path = find_vgg16(cfg.perceptual)  # refuses to start without VGG weights unless told "none"
+        vgg = VGG16Features().load_imagenet(vgg_path) if vgg_path else None
+        disc = ConditionalDiscriminator(size=mcfg.size)
+        d_opt = torch.optim.RMSprop(disc.parameters(), lr=cfg.lr)
     state = {"step": 0, "epoch": 0, "pos": 0, "images": 0}
     aug_gen = torch.Generator().manual_seed(cfg.seed + 1)
     val_history: list[dict[str, float]] = []
@@ -198,6 +225,11 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
             raise ConfigError(f"checkpoint {resume} is for model {ckpt['train_config']['model']}, not {cfg.model}")
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
+        if disc is not None and d_opt is not None:
+            if "disc" not in ckpt:
+                raise ConfigError(f"{resume} has no discriminator: it was not an FSRGAN run")
+            disc.load_state_dict(ckpt["disc"])
+            d_opt.load_state_dict(ckpt["d_opt"])
         state = dict(ckpt["state"])
         aug_gen.set_state(ckpt["rng"]["augment"])
         torch.set_rng_state(ckpt["rng"]["torch"])
@@ -208,16 +240,23 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
     dtype = autocast_dtype(cfg.precision, device)
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model.to(device=device, memory_format=memory_format)
+    if disc is not None:
+        disc.to(device=device, memory_format=memory_format)
+    if vgg is not None:
+        vgg.to(device=device, memory_format=memory_format)
     # Optimizer state tensors follow the parameters' device (resume from a CPU checkpoint onto a GPU).
-    for st in optimizer.state.values():
-        for k, v in st.items():
-            if isinstance(v, torch.Tensor) and k != "step":
-                st[k] = v.to(device)
+    for opt in (optimizer, d_opt):
+        for st in opt.state.values() if opt is not None else ():
+            for k, v in st.items():
+                if isinstance(v, torch.Tensor) and k != "step":
+                    st[k] = v.to(device)
     net: torch.nn.Module = model
+    d_net: torch.nn.Module | None = disc
     if dist.world > 1:
-        net = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
+        ids = [device.index] if device.type == "cuda" else None
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        if disc is not None:
+            d_net = torch.nn.parallel.DistributedDataParallel(disc, device_ids=ids)
 
     def checkpoint(path: Path) -> None:
         _atomic_save(
@@ -229,6 +268,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "rng": {"augment": aug_gen.get_state(), "torch": torch.get_rng_state()},
+                **({"disc": disc.state_dict(), "d_opt": d_opt.state_dict()} if disc and d_opt else {}),
                 "val_history": json.dumps(val_history),
                 "elapsed": elapsed_before + (time.perf_counter() - start),
             },
@@ -264,11 +304,32 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
             with ctx:
                 output = net(lr_up)
             loss, terms = fsrnet_loss(output, hr, heat, parse, mcfg, cfg.alpha, cfg.beta)  # floats: a sync point
+            if d_net is not None:
+                with ctx:
+                    fake_logit = d_net(output.image, lr_up).float()
+                adv = F.binary_cross_entropy_with_logits(fake_logit, torch.ones_like(fake_logit))
+                loss = loss + cfg.adv_weight * adv
+                terms["adv"] = float(adv.detach())
+                if vgg is not None:
+                    with ctx:
+                        perc = perceptual_loss(vgg, output.image.float(), hr).float()
+                    loss = loss + cfg.perceptual_weight * perc
+                    terms["perceptual"] = float(perc.detach())
             if not math.isfinite(loss.item()):
                 raise FloatingPointError(f"loss became {loss.item()} at step {state['step']}; lower --lr")
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if d_net is not None and d_opt is not None:
+                d_opt.zero_grad(set_to_none=True)  # also drops the grads the generator's adversarial term left
+                with ctx:
+                    real = d_net(hr, lr_up).float()
+                    fake = d_net(output.image.detach(), lr_up).float()
+                d_loss = F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
+                d_loss = d_loss + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+                d_loss.backward()
+                d_opt.step()
+                terms["disc"] = float(d_loss.detach())
             state["step"] += 1
             state["images"] += cfg.batch_size
             window_imgs += cfg.batch_size
@@ -304,7 +365,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
     if dist.main:
         checkpoint(out / "last.pt")
         meta = {
-            "model_name": cfg.model,
+            "model_name": cfg.model + ("+gan" if cfg.gan else ""),
             "training": {
                 "steps": state["step"], "images_seen": state["images"], "batch_size": cfg.batch_size, "lr": cfg.lr,
                 "precision": cfg.precision, "data": cfg.data_description or cfg.data,

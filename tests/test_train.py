@@ -134,3 +134,32 @@ def _initial_fingerprint() -> np.ndarray:
 
     torch.manual_seed(0)
     return model_fingerprint(create_model("fsrnet_lite_x8", **TINY))
+
+
+def test_fsrgan_refuses_without_vgg_weights(prepared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vidfsr.errors import ConfigError
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    with pytest.raises(ConfigError, match="--perceptual none"):
+        train(_cfg(prepared, tmp_path / "g", gan=True))
+
+
+def test_fsrgan_trains_with_conditional_discriminator(prepared: Path, tmp_path: Path) -> None:
+    from vidfsr.models.fsrgan import ConditionalDiscriminator, VGG16Features
+
+    # A VGG-16 in torchvision's state_dict layout (random weights: this checks loading and the loss path).
+    vgg_file = tmp_path / "vgg16.pth"
+    torch.save({f"features.{k}": v for k, v in VGG16Features().features.state_dict().items()}, vgg_file)
+    run = tmp_path / "gan"
+    summary = train(_cfg(prepared, run, gan=True, perceptual=str(vgg_file), steps=2, ckpt_every=1))
+    assert summary["steps"] == 2
+    ckpt = load_checkpoint(run / "last.pt")
+    assert "disc" in ckpt and "d_opt" in ckpt
+    header = (run / "train_log.csv").read_text().splitlines()[0]
+    assert header.startswith("step")
+    disc = ConditionalDiscriminator()
+    y, x = torch.rand(2, 3, 128, 128), torch.rand(2, 3, 128, 128)
+    assert disc(y, x).shape == (2,)
+    assert not torch.equal(disc(y, x), disc(y, torch.rand(2, 3, 128, 128)))  # conditioned on x
+    resumed = train(_cfg(prepared, run, gan=True, perceptual="none", steps=3), resume=run / "last.pt")
+    assert resumed["steps"] == 3

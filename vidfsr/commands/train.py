@@ -36,6 +36,15 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-description", default="")
+    p.add_argument("--gan", action="store_true", help="train FSRGAN (conditional discriminator + perceptual loss)")
+    p.add_argument(
+        "--perceptual",
+        default="",
+        help="ImageNet VGG-16 state_dict (torchvision vgg16-397923af.pth) for FSRGAN; 'none' to train without it",
+    )
+    p.add_argument("--adv-weight", type=float, default=1e-3)
+    p.add_argument("--perceptual-weight", type=float, default=1e-1)
+    p.add_argument("--init", default="", help="start from these FSRNet weights (.safetensors)")
     p.add_argument("--resume", default=None, help="checkpoint to continue from (e.g. RUN/last.pt)")
     p.set_defaults(func=run)
 
