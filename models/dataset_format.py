@@ -52,17 +52,24 @@ def read_records(root: Path) -> list[dict]:
 
 
 def load_prepared(root: str | Path, split: str = "train", limit: int = 0) -> PreparedFaces:
-    """Load the accepted faces of one split (``train``, ``val`` or ``all``)."""
+    """Load the accepted faces of one split (``train``, ``val`` or ``all``).
+
+    Reads only the final artefacts (manifest.csv, landmarks.npy, crops/), so a copied training pack without
+    the working log records.jsonl is enough.
+    """
+    import csv
+
     import cv2
 
     root = Path(root)
-    if not (root / "records.jsonl").exists():
-        raise InputError(f"{root} is not a prepared dataset (no records.jsonl); make one with 'vidfsr prepare'")
-    accepted = [r for r in read_records(root) if r.get("status") == "ok"]
-    accepted.sort(key=lambda r: r["index"])
-    chosen = [r for r in accepted if split == "all" or r["split"] == split]
-    if limit:
-        chosen = chosen[:limit]
+    if not (root / "manifest.csv").exists() or not (root / "landmarks.npy").exists():
+        raise InputError(f"{root} is not a prepared dataset (no manifest.csv/landmarks.npy); run 'vidfsr prepare'")
+    with open(root / "manifest.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["status"] == "ok"]
+    all_landmarks = np.load(root / "landmarks.npy").astype(np.float32)
+    if len(all_landmarks) != len(rows):
+        raise InputError(f"{root}: manifest.csv and landmarks.npy disagree; re-run 'vidfsr prepare' to finish it")
+    chosen = [r for r in rows if split == "all" or r["split"] == split][: limit or None]
     if not chosen:
         raise InputError(f"{root}: no accepted faces in split {split!r}")
     images = np.empty((len(chosen), CROP_SIZE, CROP_SIZE, 3), np.uint8)
@@ -71,5 +78,5 @@ def load_prepared(root: str | Path, split: str = "train", limit: int = 0) -> Pre
         if img is None:
             raise InputError(f"{root / 'crops' / r['crop']} is missing or unreadable; re-run 'vidfsr prepare'")
         images[i] = img[:, :, ::-1]
-    landmarks = np.array([r["landmarks"] for r in chosen], np.float32)
+    landmarks = all_landmarks[[int(r["row"]) for r in chosen]]
     return PreparedFaces(images, landmarks, [r["crop"] for r in chosen])

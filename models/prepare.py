@@ -289,7 +289,7 @@ def finalize(out: Path, config: PrepareConfig, sources: list[str], elapsed: floa
         for r in sorted(rejected, key=lambda r: r["index"]):
             w.writerow(["", "", "", r["source"], "", r.get("box", ""), r.get("crop_box", ""), "rejected", r["reason"]])
     reasons = Counter(_reason_kind(r["reason"]) for r in rejected)
-    by_root = Counter((r["root"], r["status"]) for r in records.values())
+    by_root = Counter((_source_group(r), r["status"]) for r in records.values())
     size = sum(p.stat().st_size for p in (out / "crops").glob("*.jpg"))
     summary = {
         "sources": sources,
@@ -310,6 +310,12 @@ def finalize(out: Path, config: PrepareConfig, sources: list[str], elapsed: floa
     (out / "dataset.json").write_text(json.dumps(summary, indent=2))
     (out / "DATASET.md").write_text(dataset_card(summary))
     return summary
+
+
+def _source_group(record: dict) -> str:
+    """The source folder and its first sub-folder (e.g. ``train/lfw``): where counts differ by origin."""
+    parts = Path(record["source"]).parts
+    return str(Path(Path(record["root"]).name, *parts[:1])) if len(parts) > 1 else Path(record["root"]).name
 
 
 def _reason_kind(reason: str) -> str:
