@@ -105,7 +105,7 @@ class VideoFileSource:
             self._container.close()
             raise InputError(f"{self.path}: no decodable video frame ({exc or 'empty stream'})") from exc
         self._first: av.VideoFrame | None = first
-        rotation = int(round(first.rotation or 0)) % 360
+        rotation = round(first.rotation or 0) % 360
         w, h = first.width, first.height
         if rotation in (90, 270):
             w, h = h, w

@@ -114,7 +114,7 @@ def test_bad_inputs_raise_clear_errors(tmp_path: Path) -> None:
         VideoFileSource(tmp_path / "missing.mp4")
     text = tmp_path / "notes.mp4"
     text.write_text("not a video")
-    with pytest.raises(InputError, match="notes.mp4"):
+    with pytest.raises(InputError, match=r"notes\.mp4"):
         VideoFileSource(text)
     audio_only = tmp_path / "a.m4a"
     with av.open(str(audio_only), "w") as out:
