@@ -1,0 +1,156 @@
+"""Tracker lifecycle on scripted box sequences, and detection on real frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from vidfsr.pipelines.detect import DetectorConfig, HaarDetector, YuNetDetector, create_detector
+from vidfsr.pipelines.shots import ShotCutDetector
+from vidfsr.pipelines.track import Tracker, TrackerConfig
+from vidfsr.pipelines.types import Faces
+
+
+def faces(*boxes: tuple[float, float, float, float]) -> Faces:
+    xyxy = np.array(boxes, np.float32).reshape(-1, 4)
+    return Faces(xyxy, np.full(len(xyxy), 0.9, np.float32))
+
+
+def test_birth_after_min_hits_and_death_after_misses() -> None:
+    tr = Tracker(TrackerConfig(min_hits=2, max_misses=2))
+    assert len(tr.update(faces((10, 10, 50, 50)))) == 0  # tentative
+    out = tr.update(faces((11, 10, 51, 50)))
+    assert len(out) == 1 and out.track_id[0] == 1
+    for _ in range(2):
+        assert len(tr.update(faces())) == 1  # coasting through misses
+    assert len(tr.update(faces())) == 0  # dead after the third miss
+    tr.update(faces((10, 10, 50, 50)))
+    assert tr.update(faces((10, 10, 50, 50))).track_id[0] == 2  # ids are never reused
+
+
+def test_single_false_positive_never_becomes_a_track() -> None:
+    tr = Tracker()
+    tr.update(faces((100, 100, 140, 140)))
+    for _ in range(5):
+        assert len(tr.update(faces())) == 0
+    assert tr.records == {}
+
+
+def test_predict_only_frames_follow_motion() -> None:
+    tr = Tracker(TrackerConfig(min_hits=1))
+    for i in range(6):  # moving right by 4 px per frame
+        tr.update(faces((10 + 4 * i, 10, 50 + 4 * i, 50)))
+    predicted = [tr.update(None).xyxy[0, 0] for _ in range(3)]
+    assert np.allclose(np.diff(predicted), 4, atol=1.0)
+    out = tr.update(faces((10 + 4 * 9, 10, 50 + 4 * 9, 50)))
+    assert out.track_id[0] == 1 and abs(out.xyxy[0, 0] - 46) < 3
+
+
+def test_crossing_faces_keep_their_ids() -> None:
+    tr = Tracker(TrackerConfig(min_hits=1))
+    ids_a, ids_b = [], []
+    for i in range(20):  # A moves right, B moves left, vertically apart so boxes overlap only partly
+        a = (10 + 6 * i, 10, 50 + 6 * i, 50)
+        b = (130 - 6 * i, 30, 170 - 6 * i, 70)
+        out = tr.update(faces(a, b))
+        for j in range(len(out)):
+            (ids_a if out.xyxy[j, 1] < 20 else ids_b).append(int(out.track_id[j]))
+    assert len(set(ids_a)) == 1 and len(set(ids_b)) == 1 and ids_a[0] != ids_b[0]
+
+
+def test_smoothed_boxes_jitter_less_than_detections() -> None:
+    rng = np.random.default_rng(0)
+    tr = Tracker(TrackerConfig(min_hits=1))
+    raw, smooth = [], []
+    for _ in range(60):
+        box = np.array([100, 100, 164, 164]) + rng.normal(0, 2.0, 4)
+        raw.append(box)
+        smooth.append(tr.update(faces(tuple(box))).xyxy[0])
+    jitter = lambda seq: np.abs(np.diff(np.array(seq)[10:], axis=0)).mean()  # noqa: E731
+    assert jitter(smooth) < 0.5 * jitter(raw)
+
+
+def test_records_keep_best_frame() -> None:
+    tr = Tracker(TrackerConfig(min_hits=1))
+    for i, side in enumerate([40, 60, 80, 50]):
+        f = Faces(np.array([[0, 0, side, side]], np.float32), np.array([0.9], np.float32))
+        tr.update(f)
+        del i
+    rec = tr.records[1]
+    assert (rec.first_frame, rec.last_frame) == (0, 3)
+    assert rec.best_frame == 2
+
+
+def test_shot_cut_detector() -> None:
+    cut = ShotCutDetector()
+    a = np.zeros((90, 160, 3), np.uint8)
+    a[:] = (200, 50, 50)
+    b = a.copy()
+    b[:] = (20, 200, 90)
+    assert not cut(a) and not cut(a) and cut(b) and not cut(b)
+
+
+# ------------------------------------------------------------------------------------------ detection
+
+
+@pytest.fixture(scope="module")
+def group_frame(shared: Path) -> np.ndarray:
+    cap = cv2.VideoCapture(str(shared / "data/videos/multi_person/hamilton.mp4"))
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 30)
+    ok, frame = cap.read()
+    assert ok
+    return frame
+
+
+def test_yunet_finds_faces_on_a_real_frame(group_frame: np.ndarray) -> None:
+    det = YuNetDetector()
+    found = det(group_frame)
+    assert len(found) >= 1
+    assert found.landmarks is not None and found.landmarks.shape == (len(found), 5, 2)
+    assert (found.xyxy[:, 2] > found.xyxy[:, 0]).all() and (found.score >= 0.6).all()
+
+
+def test_large_faces_are_found_by_the_downscaled_pass(shared: Path) -> None:
+    face = cv2.imread(str(sorted((shared / "data/faces/test/celeba1000/HR").glob("*.jpg"))[0]))
+    big = cv2.resize(face, (900, 900), interpolation=cv2.INTER_CUBIC)
+    canvas = cv2.copyMakeBorder(big, 90, 90, 510, 510, cv2.BORDER_CONSTANT, value=(40, 40, 40))  # 1920x1080
+    found = YuNetDetector()(canvas)
+    assert len(found) == 1 and found.sides[0] > 450
+
+
+def test_tiny_faces_are_found_by_the_upscaled_pass(shared: Path) -> None:
+    faces_dir = sorted((shared / "data/faces/test/celeba1000/HR").glob("*.jpg"))[:12]
+    canvas = np.full((360, 640, 3), 90, np.uint8)
+    for i, p in enumerate(faces_dir):  # 16 px crops: the x8 model's input size
+        small = cv2.resize(cv2.imread(str(p)), (16, 16), interpolation=cv2.INTER_AREA)
+        y, x = 100 + 120 * (i // 6), 40 + 90 * (i % 6)
+        canvas[y : y + 16, x : x + 16] = small
+    config = DetectorConfig(min_face=4)
+    with_up = len(YuNetDetector(config=config)(canvas))
+    without = len(YuNetDetector(config=DetectorConfig(upscale=1.0, min_face=4))(canvas))
+    assert with_up >= 6 and with_up >= without + 4, (with_up, without)
+
+
+def test_detector_handles_odd_inputs(group_frame: np.ndarray) -> None:
+    det = YuNetDetector(config=DetectorConfig(max_faces=1))
+    assert len(det(np.zeros((4, 4, 3), np.uint8))) == 0
+    gray = cv2.cvtColor(group_frame, cv2.COLOR_BGR2GRAY)
+    assert len(det(gray)) <= 1
+    with pytest.raises(ValueError):
+        det(np.zeros((10, 10, 3), np.float32))
+
+
+def test_fallback_to_haar_without_weights(
+    group_frame: np.ndarray, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from vidfsr import weights
+
+    monkeypatch.setenv("VIDFSR_MODEL_DIR", str(tmp_path))
+    monkeypatch.setenv("VIDFSR_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setitem(weights.ASSETS, "yunet", weights.Asset("yunet", "yunet.onnx", None, (tmp_path / "x").as_uri()))
+    det = create_detector("yunet")
+    assert isinstance(det, HaarDetector)
+    assert "falling back" in caplog.text
+    assert isinstance(det(group_frame), Faces)
