@@ -2,40 +2,16 @@
 
 The official LR files were made with PIL-style bicubic (a = -0.5, kernel widened by the factor when shrinking).
 torch's own antialiased bicubic uses a = -0.75 and matches them only to ~41 dB, so the resampling here is
-PIL's kernel written as two small matrices per size pair, applied as batched matmuls (fast, exact, any device).
+PIL's kernel (``vidfsr.pipelines.resample``) as two small matrices per size pair, applied as batched matmuls.
 Measured: degrading celeba1000/HR by x8 matches the official LR_x8 files to ~44.7 dB (a test checks >= 40 dB).
 Training and evaluation use this same function, so validation numbers match what the test files measure.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
-
-import numpy as np
 import torch
 from torch import Tensor
-
-
-def _cubic(x: np.ndarray, a: float = -0.5) -> np.ndarray:
-    x = np.abs(x)
-    return np.where(
-        x < 1, (a + 2) * x**3 - (a + 3) * x**2 + 1, np.where(x < 2, a * x**3 - 5 * a * x**2 + 8 * a * x - 4 * a, 0.0)
-    )
-
-
-@lru_cache(maxsize=32)
-def resize_matrix(n_in: int, n_out: int) -> np.ndarray:
-    """[n_out, n_in] weights of PIL's bicubic resampling along one axis."""
-    scale = n_in / n_out
-    stretch = max(scale, 1.0)  # antialiasing: widen the kernel when shrinking
-    support = 2.0 * stretch
-    weights = np.zeros((n_out, n_in))
-    for i in range(n_out):
-        centre = (i + 0.5) * scale
-        lo, hi = max(int(centre - support + 0.5), 0), min(int(centre + support + 0.5), n_in)
-        taps = _cubic((np.arange(lo, hi) - centre + 0.5) / stretch)
-        weights[i, lo:hi] = taps / taps.sum()
-    return weights
+from vidfsr.pipelines.resample import resize_matrix
 
 
 def resize(img: Tensor, size: tuple[int, int]) -> Tensor:

@@ -35,6 +35,7 @@ class DetectorConfig:
         min_face: boxes smaller than this (mean side, frame px) are dropped.
         max_faces: keep at most this many, highest scores first (0: no limit).
         upscale: factor of the extra pass for tiny faces (1 disables it); costs upscale**2 the compute.
+        upscale_max_side: frames with a longer side than this skip the upscaled pass.
         max_side: the native pass runs on frames whose long side is at most this (larger frames are shrunk).
     """
 
@@ -43,6 +44,7 @@ class DetectorConfig:
     min_face: float = 8.0
     max_faces: int = 0
     upscale: float = 2.0
+    upscale_max_side: int = 1280
     max_side: int = 1280
 
 
@@ -134,7 +136,8 @@ class YuNetDetector:
         cfg = self.config
         native = min(1.0, cfg.max_side / max(h, w))
         passes = [native]
-        if native == 1.0 and cfg.upscale > 1 and max(h, w) * cfg.upscale <= 4096:
+        # The upscaled pass costs upscale**2 the compute: only frames up to 720p get it by default.
+        if native == 1.0 and cfg.upscale > 1 and max(h, w) <= cfg.upscale_max_side:
             passes.append(cfg.upscale)
         # Faces over ~300 px exceed YuNet's anchors: a pass at most 320 px on the long side finds them.
         small = 320 / max(h, w)

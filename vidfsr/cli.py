@@ -95,11 +95,15 @@ def build_parser() -> _ArgumentParser:
     from . import commands
 
     commands.add_all(sub)
-    parser.subcommands = sub.choices
-    for name, issue in (("enhance", "issue 8"), ("bench", "issues 4 and 8")):
+    for name, issue in (("bench", "issues 4 and 8"),):
         if name not in sub.choices:
             p = sub.add_parser(name, help=f"(not implemented yet: {issue})")
             p.set_defaults(func=_not_yet(name, issue))
+    parser.subcommands = sub.choices
+    for sp in sub.choices.values():
+        # SUPPRESS keeps the top-level value when the flag is given before the command.
+        sp.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+        sp.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS, help="show info logs")
     return parser
 
 

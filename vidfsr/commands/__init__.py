@@ -7,8 +7,9 @@ import argparse
 
 def add_all(sub: argparse._SubParsersAction) -> None:
     """Register every implemented subcommand on the CLI's subparsers."""
-    from . import evaluate, prepare, train
+    from . import enhance, evaluate, prepare, train
 
+    enhance.add(sub)
     evaluate.add(sub)
     prepare.add(sub)
     train.add(sub)

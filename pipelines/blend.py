@@ -1,0 +1,78 @@
+"""Paste enhanced faces back: only the face region of the output frame is touched.
+
+Each face is resized to its size in the output frame, its low frequencies are replaced by the original's (so
+no colour shift or seam shows: the model adds detail, not a different tone), and it is blended through a soft
+mask: a feathered ellipse by default, or the union of the model's own predicted parsing maps.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BlendConfig:
+    """Attributes:
+    strength: 0 keeps the original face, 1 shows the enhanced face fully inside the mask.
+    mask: ``ellipse`` (feathered) or ``parsing`` (the model's predicted face components, feathered).
+    colour_sigma: low-pass sigma, in face sides, of the colour matching; larger keeps more of the model's
+        own tone, smaller forces the original's.
+    """
+
+    strength: float = 1.0
+    mask: str = "ellipse"
+    colour_sigma: float = 0.08
+
+
+@lru_cache(maxsize=16)
+def ellipse_mask(size: int) -> np.ndarray:
+    """Feathered ellipse over the face part of a crop (the crop rule frames the face with margins)."""
+    mask = np.zeros((size, size), np.float32)
+    centre = (size / 2, size * 0.52)
+    axes = (size * 0.36, size * 0.44)
+    cv2.ellipse(mask, (round(centre[0]), round(centre[1])), (round(axes[0]), round(axes[1])), 0, 0, 360, 1.0, -1)
+    sigma = max(size * 0.06, 0.5)
+    return cv2.GaussianBlur(mask, (0, 0), sigma)
+
+
+def _feather(mask: np.ndarray, size: int) -> np.ndarray:
+    m = cv2.resize(mask.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
+    m = cv2.dilate(m, np.ones((3, 3), np.uint8))
+    return cv2.GaussianBlur(m, (0, 0), max(size * 0.03, 0.5))
+
+
+def paste_inplace(
+    canvas: np.ndarray,
+    face: np.ndarray,
+    box_xyxy: np.ndarray,
+    config: BlendConfig,
+    parsing_mask: np.ndarray | None = None,
+) -> None:
+    """Blend ``face`` (a square BGR crop) into ``canvas`` over ``box_xyxy`` (canvas pixels), in place.
+
+    Only the rows and columns of the box (clipped to the canvas) are read and written.
+    """
+    x0, y0 = round(float(box_xyxy[0])), round(float(box_xyxy[1]))
+    size = max(round(float(box_xyxy[2] - box_xyxy[0])), 1)
+    h, w = canvas.shape[:2]
+    cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x0 + size, w), min(y0 + size, h)
+    if cx1 <= cx0 or cy1 <= cy0:
+        return
+    interp = cv2.INTER_AREA if size < face.shape[0] else cv2.INTER_CUBIC
+    sr = cv2.resize(face, (size, size), interpolation=interp).astype(np.float32)
+    sl = (slice(cy0 - y0, cy1 - y0), slice(cx0 - x0, cx1 - x0))
+    sr = sr[sl]
+    region = canvas[cy0:cy1, cx0:cx1]
+    orig = region.astype(np.float32)
+    sigma = max(config.colour_sigma * size, 0.5)
+    sr += cv2.GaussianBlur(orig, (0, 0), sigma) - cv2.GaussianBlur(sr, (0, 0), sigma)
+    if config.mask == "parsing" and parsing_mask is not None:
+        mask = _feather(parsing_mask, size)[sl]
+    else:
+        mask = ellipse_mask(size)[sl]
+    alpha = (mask * config.strength)[..., None]
+    region[:] = np.clip(orig + alpha * (sr - orig), 0, 255).round().astype(np.uint8)

@@ -1,0 +1,263 @@
+"""The streaming runner: source -> detect+track -> crops -> enhance (batched) -> blend -> sink.
+
+Each arrow is a bounded queue between threads, so decoding, detection, the model and encoding overlap and
+memory is bounded by the queue sizes, never by the video's length. Frames leave in the order they came in
+(every stage is one thread that keeps order). Batches gather faces across frames up to ``batch_size`` or until
+``max_wait`` seconds pass, so live input keeps a bounded latency.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from .blend import BlendConfig, paste_inplace
+from .crops import FaceJob, make_jobs
+from .detect import Detector
+from .shots import ShotCutDetector
+from .threads import END, Stages, Stopped
+from .track import Tracker, TrackerConfig
+from .types import Faces, Frame
+
+logger = logging.getLogger(__name__)
+
+
+class FaceEnhancer(Protocol):
+    lr_sides: tuple[int, ...]
+
+    def __call__(self, crops: np.ndarray, lr_side: int) -> tuple[np.ndarray, np.ndarray | None]: ...
+
+
+class FrameSink(Protocol):
+    def write(self, image: np.ndarray, pts: int | None) -> None: ...
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Attributes:
+    scale: output size factor (DESIGN §4); the background is resized, faces are super-resolved.
+    detect_every: run the detector every k frames; the tracker predicts the frames between.
+    max_shrink: faces larger than this times the largest model LR side pass through (unless ``force``).
+    force: enhance every face, however large.
+    batch_size: faces per model call gathered across frames.
+    max_wait: seconds a batch may wait for more faces (bounds latency on live input).
+    queue_size: frames buffered between stages.
+    temporal: weight of the previous enhanced crop of the same track (0: off); damps flicker.
+    blend: blending options.
+    tracker: tracker options.
+    """
+
+    scale: float = 2.0
+    detect_every: int = 1
+    max_shrink: float = 1.5
+    force: bool = False
+    batch_size: int = 8
+    max_wait: float = 0.05
+    queue_size: int = 8
+    temporal: float = 0.0
+    blend: BlendConfig = field(default_factory=BlendConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+
+
+@dataclass
+class RunSummary:
+    frames: int = 0
+    faces_detected: int = 0
+    faces_enhanced: int = 0
+    tracks: int = 0
+    seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass
+class _Item:
+    frame: Frame
+    faces: Faces
+    jobs: list[FaceJob]
+
+
+ProgressFn = Callable[[RunSummary], None]
+
+
+class BestFaces:
+    """Keeps, per track, the enhanced face from its best frame (for ``--save-faces``)."""
+
+    def __init__(self) -> None:
+        self.faces: dict[int, tuple[float, int, np.ndarray, list[float]]] = {}
+
+    def offer(self, job: FaceJob, quality: float, face: np.ndarray, box: np.ndarray) -> None:
+        best = self.faces.get(job.track_id)
+        if best is None or quality > best[0]:
+            self.faces[job.track_id] = (quality, job.frame_index, face, [round(float(v), 1) for v in box])
+
+    def save(self, folder: Path, tracks: dict[int, Any]) -> Path:
+        folder.mkdir(parents=True, exist_ok=True)
+        report = []
+        for tid, (_quality, frame_index, face, box) in sorted(self.faces.items()):
+            name = f"track{tid:04d}_frame{frame_index:06d}.png"
+            cv2.imwrite(str(folder / name), face)
+            rec = tracks.get(tid)
+            report.append({
+                "track_id": tid, "image": name, "best_frame": frame_index, "box_xyxy": box,
+                "first_frame": rec.first_frame if rec else frame_index,
+                "last_frame": rec.last_frame if rec else frame_index,
+            })  # fmt: skip
+        path = folder / "tracks.json"
+        path.write_text(json.dumps({"tracks": report}, indent=1))
+        return path
+
+
+class Runner:
+    """Runs frames through detection, tracking, enhancement and blending into one or more sinks."""
+
+    def __init__(self, detector: Detector, enhancer: FaceEnhancer, config: RunConfig | None = None) -> None:
+        self.detector = detector
+        self.enhancer = enhancer
+        self.config = config or RunConfig()
+        self.tracker = Tracker(self.config.tracker)
+        self.best = BestFaces()
+        self.summary = RunSummary()
+        self._previous: dict[int, np.ndarray] = {}
+
+    def output_size(self, width: int, height: int) -> tuple[int, int]:
+        return round(width * self.config.scale), round(height * self.config.scale)
+
+    # -------------------------------------------------------------------------------- stages
+
+    def _analyse(self, stages: Stages, frames: Iterable[Frame], out: queue.Queue) -> None:
+        """Decode (pull from the source), detect every k frames, track, cut crops."""
+        cfg = self.config
+        cuts = ShotCutDetector()
+        t = self.summary.stage_seconds
+        it: Iterator[Frame] = iter(frames)
+        while True:
+            t0 = time.perf_counter()
+            frame = next(it, None)
+            t["decode"] = t.get("decode", 0.0) + time.perf_counter() - t0
+            if frame is None:
+                break
+            t0 = time.perf_counter()
+            if cuts(frame.image):
+                self.tracker.reset()
+            detections = self.detector(frame.image) if frame.index % cfg.detect_every == 0 else None
+            if detections is not None:
+                self.summary.faces_detected += len(detections)
+            faces = self.tracker.update(detections)
+            jobs = make_jobs(frame, faces, self.enhancer.lr_sides, cfg.max_shrink, cfg.force)
+            t["detect+track"] = t.get("detect+track", 0.0) + time.perf_counter() - t0
+            stages.put(out, _Item(frame, faces, jobs))
+        stages.put(out, END)
+
+    def _enhance(self, stages: Stages, inq: queue.Queue, out: queue.Queue) -> None:
+        """Gather faces across frames into batches, run the model, pass frames on in order."""
+        cfg = self.config
+        pending: list[_Item] = []
+        done = False
+        while not done:
+            waiting = sum(len(i.jobs) for i in pending)
+            try:
+                item = stages.get(inq, timeout=cfg.max_wait if pending else None)
+            except queue.Empty:
+                item = None
+            if item is END:
+                done = True
+            elif item is not None:
+                pending.append(item)
+                waiting += len(item.jobs)
+                if waiting < cfg.batch_size and len(pending) < cfg.queue_size:
+                    continue
+            if pending:
+                self._run_model([j for i in pending for j in i.jobs])
+                for i in pending:
+                    stages.put(out, i)
+                pending = []
+        stages.put(out, END)
+
+    def _run_model(self, jobs: list[FaceJob]) -> None:
+        t0 = time.perf_counter()
+        for side in sorted({j.lr_side for j in jobs}):
+            group = [j for j in jobs if j.lr_side == side]
+            sr, masks = self.enhancer(np.stack([j.lr_up for j in group]), side)
+            for k, job in enumerate(group):
+                job.sr = sr[k]
+                job.mask = None if masks is None else masks[k]
+        self.summary.faces_enhanced += len(jobs)
+        t = self.summary.stage_seconds
+        t["enhance"] = t.get("enhance", 0.0) + time.perf_counter() - t0
+
+    def render(self, item: _Item) -> np.ndarray:
+        """The output frame: the background resized, every enhanced face pasted over its own region."""
+        cfg = self.config
+        h, w = item.frame.image.shape[:2]
+        size = self.output_size(w, h)
+        if size == (w, h):
+            canvas = item.frame.image.copy()
+        else:
+            canvas = cv2.resize(item.frame.image, size, interpolation=cv2.INTER_LINEAR)
+        for job in item.jobs:
+            assert job.sr is not None
+            face = job.sr
+            if cfg.temporal > 0:
+                prev = self._previous.get(job.track_id)
+                if prev is not None:
+                    face = np.clip(cfg.temporal * prev + (1 - cfg.temporal) * face, 0, 255).astype(np.uint8)
+                self._previous[job.track_id] = face
+            box = job.crop_xyxy * np.array([size[0] / w, size[1] / h, size[0] / w, size[1] / h])
+            paste_inplace(canvas, face, box, cfg.blend, job.mask)
+            quality = float(box[2] - box[0]) * job.score
+            self.best.offer(job, quality, face, box)
+        return canvas
+
+    # -------------------------------------------------------------------------------- driver
+
+    def run(
+        self,
+        frames: Iterable[Frame],
+        write: Callable[[Frame, np.ndarray], None],
+        progress: ProgressFn | None = None,
+    ) -> RunSummary:
+        """Process every frame; ``write(frame, output_image)`` is called in input order from this thread."""
+        cfg = self.config
+        stages = Stages()
+        q1: queue.Queue = queue.Queue(cfg.queue_size)
+        q2: queue.Queue = queue.Queue(cfg.queue_size)
+        start = time.perf_counter()
+        stages.spawn("decode/detect", self._analyse, stages, frames, q1)
+        stages.spawn("enhance", self._enhance, stages, q1, q2)
+        try:
+            while True:
+                item = stages.get(q2)
+                if item is END:
+                    break
+                t0 = time.perf_counter()
+                image = self.render(item)
+                t1 = time.perf_counter()
+                write(item.frame, image)
+                t = self.summary.stage_seconds
+                t["blend"] = t.get("blend", 0.0) + t1 - t0
+                t["encode"] = t.get("encode", 0.0) + time.perf_counter() - t1
+                self.summary.frames += 1
+                self.summary.tracks = len(self.tracker.records)
+                self.summary.seconds = time.perf_counter() - start
+                if progress:
+                    progress(self.summary)
+        except Stopped:
+            stages.check()
+            raise
+        finally:
+            stages.shutdown()
+        stages.check()
+        self.summary.seconds = time.perf_counter() - start
+        return self.summary

@@ -1,0 +1,269 @@
+"""The Python API: build models from weights (vidfsr.models) and hand them to the pipeline (vidfsr.pipelines).
+
+import vidfsr
+vidfsr.enhance_video("in.mp4", "out.mp4", scale=2)
+enhancer = vidfsr.FrameEnhancer(scale=2)       # frame by frame, for use inside other programs
+out = enhancer(bgr_image)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import AssetNotFoundError, ConfigError, InputError, InputNotFoundError, close_match_hint
+
+logger = logging.getLogger(__name__)
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+# Shipped weights in order of preference per LR side; the first one found is used.
+DEFAULT_WEIGHTS = {16: ("fsrnet_x8", "fsrnet_lite_x8"), 32: ("fsrnet_lite_x4",)}
+
+
+@dataclass(frozen=True)
+class EnhanceOptions:
+    """Options of ``vidfsr enhance`` (CLI flags of the same names).
+
+    Attributes:
+        models: weights names or .safetensors paths; empty: the shipped defaults for every scale found.
+        scale: output size factor; faces are super-resolved, the background resized.
+        device: ``auto`` (CUDA when available), ``cpu``, ``cuda:N``.
+        precision: model precision: ``fp32`` (exact), ``bf16``, ``fp16`` (CUDA).
+        batch_size: faces per model call.
+        detect_every: detect every k frames, track in between.
+        detector: ``yunet`` (default), ``yunet:PATH``, ``haar``, ``insightface:PATH``.
+        blend: strength of the enhanced face, 0..1.
+        mask: ``ellipse`` or ``parsing`` (the model's predicted face components).
+        force: enhance faces too large to gain from the models.
+        temporal: weight of the previous enhanced crop of a track (0 disables smoothing).
+        codec, crf, preset, pix_fmt: encoder settings.
+        compare: also write a side-by-side input | output video here.
+        save_faces: write each track's best enhanced face and a JSON report of tracks here.
+        min_face, max_faces, score_threshold: detector options.
+    """
+
+    models: tuple[str, ...] = ()
+    scale: float = 2.0
+    device: str = "auto"
+    precision: str = "fp32"
+    batch_size: int = 4
+    detect_every: int = 1
+    detector: str = "yunet"
+    blend: float = 1.0
+    mask: str = "ellipse"
+    force: bool = False
+    temporal: float = 0.0
+    codec: str = "libx264"
+    crf: int = 18
+    preset: str = "medium"
+    pix_fmt: str = "yuv420p"
+    compare: str = ""
+    save_faces: str = ""
+    min_face: float = 8.0
+    max_faces: int = 0
+    score_threshold: float = 0.6
+
+    @classmethod
+    def from_kwargs(cls, **kwargs: Any) -> EnhanceOptions:
+        names = {f.name for f in dataclasses.fields(cls)}
+        for key in kwargs:
+            if key not in names:
+                raise ConfigError(f"unknown enhance option {key!r}{close_match_hint(key, names)}")
+        if isinstance(kwargs.get("models"), str):
+            kwargs["models"] = (kwargs["models"],)
+        opts = cls(**kwargs)
+        if opts.scale <= 0 or opts.batch_size < 1 or opts.detect_every < 1:
+            raise ConfigError("scale must be > 0, batch_size and detect_every >= 1")
+        if opts.mask not in ("ellipse", "parsing"):
+            raise ConfigError(f"mask must be 'ellipse' or 'parsing', got {opts.mask!r}")
+        if not 0 <= opts.blend <= 1 or not 0 <= opts.temporal < 1:
+            raise ConfigError("blend must be in [0, 1] and temporal in [0, 1)")
+        return opts
+
+
+def resolve_device(spec: str):
+    import torch
+
+    if spec == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(spec)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"device {spec} requested but CUDA is not available; use --device cpu")
+    return device
+
+
+def load_models(names: Sequence[str]) -> dict[int, Any]:
+    """LR side -> loaded FSRNet, from explicit weights or the shipped defaults."""
+    from .models.io import load_model
+
+    models: dict[int, Any] = {}
+    if names:
+        for name in names:
+            model = load_model(name)
+            side = model.cfg.lr_size
+            if side in models:
+                raise ConfigError(f"two models for LR side {side} (x{model.cfg.scale}); give one per scale")
+            models[side] = model
+        return models
+    for side, candidates in DEFAULT_WEIGHTS.items():
+        for name in candidates:
+            try:
+                models[side] = load_model(name)
+                break
+            except AssetNotFoundError:
+                continue
+    if not models:
+        raise AssetNotFoundError(
+            "no FSRNet weights found (vidfsr/weights/ is empty in this install); train some with 'vidfsr train' "
+            "and pass --model RUN/final.safetensors"
+        )
+    return models
+
+
+def build_runner(opts: EnhanceOptions):
+    """Detector, enhancer and runner for these options (the heavy imports happen here)."""
+    from .pipelines.blend import BlendConfig
+    from .pipelines.detect import DetectorConfig, create_detector
+    from .pipelines.enhance import Enhancer, EnhancerConfig
+    from .pipelines.runner import RunConfig, Runner
+
+    device = resolve_device(opts.device)
+    models = load_models(opts.models)
+    enhancer = Enhancer(
+        models, device, EnhancerConfig(opts.batch_size, opts.precision, True, parsing_mask=opts.mask == "parsing")
+    )
+    detector = create_detector(opts.detector, DetectorConfig(opts.score_threshold, 0.3, opts.min_face, opts.max_faces))
+    config = RunConfig(
+        scale=opts.scale,
+        detect_every=opts.detect_every,
+        force=opts.force,
+        batch_size=max(opts.batch_size, 8),
+        temporal=opts.temporal,
+        blend=BlendConfig(strength=opts.blend, mask=opts.mask),
+    )
+    return Runner(detector, enhancer, config)
+
+
+def _is_image(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTS
+
+
+def enhance_video(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    progress: Callable[[Any, int], None] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Enhance every face in a video file (or an image, or a folder of images) and write the result.
+
+    Returns the run summary (frames, faces, tracks, time per stage). ``progress(summary, total_frames)`` is
+    called after every frame. Options are the fields of :class:`EnhanceOptions`.
+    """
+    opts = EnhanceOptions.from_kwargs(**options)
+    src_path, dst_path = Path(src), Path(dst)
+    if "://" not in str(src) and not src_path.exists():
+        raise InputNotFoundError(f"{src}: no such file or folder")
+    if src_path.is_dir() or _is_image(src_path):
+        return _enhance_images(src_path, dst_path, opts, progress)
+    return _enhance_file(src_path, dst_path, opts, progress)
+
+
+def _enhance_file(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dict[str, Any]:
+    import numpy as np
+
+    from .pipelines.video import EncodeOptions, VideoFileSink, VideoFileSource
+
+    if dst.resolve() == src.resolve():
+        raise InputError(f"{dst}: output would overwrite the input")
+    runner = build_runner(opts)
+    encode = EncodeOptions(opts.codec, opts.crf, opts.preset, opts.pix_fmt)
+    with VideoFileSource(src) as source:
+        info = source.info
+        width, height = runner.output_size(info.width, info.height)
+        sinks = [VideoFileSink(dst, width, height, info.time_base, info.rate, src, encode)]
+        if opts.compare:
+            sinks.append(VideoFileSink(opts.compare, 2 * width, height, info.time_base, info.rate, src, encode))
+        complete = False
+        try:
+
+            def write(frame, image) -> None:
+                sinks[0].write(image, frame.pts)
+                if len(sinks) > 1:
+                    import cv2
+
+                    left = cv2.resize(frame.image, (width, height), interpolation=cv2.INTER_NEAREST)
+                    sinks[1].write(np.hstack([left, image]), frame.pts)
+
+            report = None if progress is None else (lambda s: progress(s, info.frames))
+            summary = runner.run(source, write, report)
+            complete = True
+        finally:
+            for sink in sinks:
+                sink.close(complete=complete)
+        result = summary.as_dict()
+        result["corrupt_packets"] = source.corrupt_packets
+    if opts.save_faces:
+        result["faces_report"] = str(runner.best.save(Path(opts.save_faces), runner.tracker.records))
+    result["output"] = str(dst)
+    return result
+
+
+def _enhance_images(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dict[str, Any]:
+    import cv2
+
+    from .pipelines.track import TrackerConfig
+    from .pipelines.types import Frame
+
+    files = sorted(p for p in src.rglob("*") if _is_image(p)) if src.is_dir() else [src]
+    if not files:
+        raise InputError(f"{src}: no images found")
+    if src.is_dir() and _is_image(dst):
+        raise InputError(f"{dst}: a folder of images needs an output folder")
+    runner = build_runner(dataclasses.replace(opts, detect_every=1))
+    # A still has no history: every detection is a face at once.
+    runner.config = dataclasses.replace(runner.config, tracker=TrackerConfig(min_hits=1))
+    written = 0
+    for path in files:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            logger.warning("%s: unreadable image, skipped", path)
+            continue
+        runner.tracker = type(runner.tracker)(runner.config.tracker)
+        out_path = dst / path.relative_to(src) if src.is_dir() else dst
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        result: list = []
+        runner.run([Frame(0, image, source=str(path))], lambda f, img, out=result: out.append(img))
+        if not cv2.imwrite(str(out_path), result[0]):
+            raise InputError(f"{out_path}: cannot write an image there (check the extension)")
+        written += 1
+        if progress:
+            progress(runner.summary, len(files))
+    summary = runner.summary.as_dict()
+    summary["images_written"] = written
+    summary["output"] = str(dst)
+    return summary
+
+
+class FrameEnhancer:
+    """Frame-level API: ``FrameEnhancer(**options)(bgr_image) -> bgr_image``, tracking across calls.
+
+    Runs detection, tracking, batched SR (one frame's faces per batch) and blending in the calling thread.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self.options = EnhanceOptions.from_kwargs(**options)
+        self.runner = build_runner(self.options)
+        self._index = 0
+
+    def __call__(self, image) -> Any:
+        from .pipelines.types import Frame
+
+        out: list = []
+        self.runner.run([Frame(self._index, image)], lambda f, img: out.append(img))
+        self._index += 1
+        return out[0]
