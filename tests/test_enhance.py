@@ -1,0 +1,237 @@
+"""`vidfsr enhance` end to end: order, timing, audio, regions, batching, failures, extra outputs."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+from vidfsr.models.io import save_weights
+from vidfsr.models.registry import create_model
+from vidfsr.pipelines.blend import BlendConfig, paste_inplace
+from vidfsr.pipelines.crops import choose_lr_side
+from vidfsr.pipelines.detect import YuNetDetector
+from vidfsr.pipelines.enhance import Enhancer
+from vidfsr.pipelines.runner import RunConfig, Runner
+from vidfsr.pipelines.types import Faces, Frame
+
+import vidfsr
+from vidfsr.cli import main
+from vidfsr.errors import PipelineError
+
+from .media import make_video
+
+TINY = {"channels": 8, "coarse_blocks": 1, "encoder_blocks": 1, "decoder_blocks": 1, "prior_channels": 16}
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """Untrained tiny x8 and x4 models: they exercise the plumbing; their output is not called enhanced."""
+    folder = tmp_path_factory.mktemp("weights")
+    paths = []
+    for name in ("fsrnet_lite_x8", "fsrnet_lite_x4"):
+        import torch
+
+        torch.manual_seed(0)
+        paths.append(str(save_weights(create_model(name, **TINY), folder / f"{name}.safetensors")))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def face_images(shared: Path) -> list[np.ndarray]:
+    return [cv2.imread(str(p)) for p in sorted((shared / "data/faces/test/celeba1000/HR").glob("*.jpg"))[:4]]
+
+
+def face_clip_frames(faces: list[np.ndarray], n: int = 12, size: tuple[int, int] = (320, 240)) -> list[np.ndarray]:
+    """Frames with two real faces (56 px crops) drifting right; frames 8+ have no face at all."""
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w]
+    frames = []
+    for i in range(n):
+        img = np.dstack([(xx // 2) % 256, (yy // 2) % 256, np.full_like(xx, 80)]).astype(np.uint8)
+        if i < 8:
+            for k, face in enumerate(faces[:2]):
+                small = cv2.resize(face, (56, 56), interpolation=cv2.INTER_AREA)
+                x, y = 40 + 140 * k + 2 * i, 80
+                img[y : y + 56, x : x + 56] = small
+        frames.append(img)
+    return frames
+
+
+def test_choose_lr_side() -> None:
+    assert choose_lr_side(16, (16, 32)) == 16
+    assert choose_lr_side(30, (16, 32)) == 32
+    assert choose_lr_side(100, (16, 32)) == 0  # too large to gain: passed through
+    assert choose_lr_side(100, (16, 32), force=True) == 32
+
+
+def test_runner_touches_only_face_regions(tiny_weights: list[str], face_images: list[np.ndarray]) -> None:
+    from vidfsr.api import load_models
+
+    runner = Runner(YuNetDetector(), Enhancer(load_models(tiny_weights)), RunConfig(scale=2.0, force=True))
+    images = face_clip_frames(face_images)
+    frames = [Frame(i, img, pts=i, time_base=Fraction(1, 25)) for i, img in enumerate(images)]
+    out: list[tuple[int, np.ndarray]] = []
+    boxes: dict[int, np.ndarray] = {}
+    original_render = runner.render
+
+    def render(item):
+        boxes[item.frame.index] = np.array([j.crop_xyxy for j in item.jobs]).reshape(-1, 4)
+        return original_render(item)
+
+    runner.render = render  # type: ignore[method-assign]
+    summary = runner.run(frames, lambda f, img: out.append((f.index, img)))
+    assert [i for i, _ in out] == list(range(12))  # every frame, in input order
+    assert summary.faces_enhanced >= 8
+    enhanced_frames = 0
+    for index, img in out:
+        plain = cv2.resize(images[index], (640, 480), interpolation=cv2.INTER_LINEAR)
+        changed = np.any(img != plain, axis=2)
+        if not len(boxes[index]):
+            assert not changed.any()  # no (tracked) face: byte-identical to the plain pass-through
+            continue
+        enhanced_frames += 1
+        allowed = np.zeros_like(changed)
+        for x0, y0, x1, y1 in boxes[index] * 2:
+            allowed[max(int(y0) - 1, 0) : int(np.ceil(y1)) + 1, max(int(x0) - 1, 0) : int(np.ceil(x1)) + 1] = True
+        assert changed.any() and not (changed & ~allowed).any()
+    assert enhanced_frames >= 6  # tracks are confirmed from the second frame on
+    assert not len(boxes[11])  # the tracks ended a few frames after the faces left
+
+
+def test_paste_is_region_only_and_colour_matched() -> None:
+    canvas = np.full((100, 100, 3), 120, np.uint8)
+    face = np.full((128, 128, 3), 200, np.uint8)  # a model output with a colour shift
+    face[60:68] = 40  # and some detail
+    before = canvas.copy()
+    paste_inplace(canvas, face, np.array([20, 30, 60, 70]), BlendConfig())
+    outside = np.ones((100, 100), bool)
+    outside[30:70, 20:60] = False
+    assert (canvas[outside] == before[outside]).all()
+    region = canvas[30:70, 20:60].astype(int)
+    assert abs(region.mean() - 120) < 8  # low frequencies follow the original, not the model's 200
+    assert region.std() > 3  # the detail got in
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("where", ["detector", "enhancer", "sink"])
+def test_a_failing_stage_stops_the_pipeline(where: str, tiny_weights: list[str], face_images: list[np.ndarray]) -> None:
+    from vidfsr.api import load_models
+
+    detector = YuNetDetector()
+    enhancer = Enhancer(load_models(tiny_weights))
+    calls = {"n": 0}
+
+    def failing_detector(image: np.ndarray) -> Faces:
+        calls["n"] += 1
+        if calls["n"] == 5:
+            raise RuntimeError("detector exploded")
+        return detector(image)
+
+    def failing_enhancer(crops, side):
+        raise RuntimeError("enhancer exploded")
+
+    failing_enhancer.lr_sides = enhancer.lr_sides  # type: ignore[attr-defined]
+
+    def write(frame, image) -> None:
+        if where == "sink" and frame.index == 3:
+            raise OSError("disk full")
+
+    runner = Runner(
+        failing_detector if where == "detector" else detector,
+        failing_enhancer if where == "enhancer" else enhancer,
+        RunConfig(force=True, queue_size=2),
+    )
+    frames = (Frame(i % 12, img) for i, img in enumerate(face_clip_frames(face_images, 12) * 50))
+    expected = {"detector": "detector exploded", "enhancer": "enhancer exploded", "sink": "disk full"}[where]
+    with pytest.raises((PipelineError, OSError), match=expected):
+        runner.run(frames, write)
+
+
+def test_batches_across_frames_and_keeps_order(tiny_weights: list[str], face_images: list[np.ndarray]) -> None:
+    from vidfsr.api import load_models
+
+    enhancer = Enhancer(load_models(tiny_weights))
+    sizes: list[int] = []
+
+    class Spy:
+        lr_sides = enhancer.lr_sides
+
+        def __call__(self, crops, side):
+            sizes.append(len(crops))
+            return enhancer(crops, side)
+
+    # Eight faces per frame, every frame.
+    canvas = np.full((360, 640, 3), 70, np.uint8)
+    for k in range(8):
+        small = cv2.resize(face_images[k % 4], (48, 48), interpolation=cv2.INTER_AREA)
+        canvas[60 + 150 * (k // 4) : 108 + 150 * (k // 4), 40 + 150 * (k % 4) : 88 + 150 * (k % 4)] = small
+    runner = Runner(YuNetDetector(), Spy(), RunConfig(force=True, batch_size=16, max_wait=1.0))
+    order: list[int] = []
+    summary = runner.run((Frame(i, canvas) for i in range(10)), lambda f, img: order.append(f.index))
+    assert order == list(range(10))
+    assert summary.faces_enhanced == sum(sizes) >= 8 * 8
+    assert max(sizes) >= 16  # faces of several frames went through the model together
+
+
+def write_face_clip(path: Path, face_images: list[np.ndarray], audio: bool = True) -> Path:
+    return make_video(
+        path, frames=12, size=(320, 240), rate=Fraction(30000, 1001), audio=audio,
+        images=face_clip_frames(face_images),
+    )  # fmt: skip
+
+
+def test_enhance_video_end_to_end(tiny_weights: list[str], face_images: list[np.ndarray], tmp_path: Path) -> None:
+    src = write_face_clip(tmp_path / "in.mp4", face_images)
+    dst = tmp_path / "out.mp4"
+    faces_dir = tmp_path / "faces"
+    result = vidfsr.enhance_video(
+        src, dst, models=tuple(tiny_weights), force=True, compare=str(tmp_path / "cmp.mp4"), save_faces=str(faces_dir)
+    )
+    assert result["frames"] == 12 and result["faces_enhanced"] > 0
+    with av.open(str(src)) as a, av.open(str(dst)) as b:
+        pts_a = [f.pts for f in a.decode(video=0)]
+        pts_b = [f.pts for f in b.decode(video=0)]
+        assert pts_a == pts_b
+        assert b.streams.video[0].average_rate == Fraction(30000, 1001)
+        assert (b.streams.video[0].width, b.streams.video[0].height) == (640, 480)
+    with av.open(str(src)) as a, av.open(str(dst)) as b:
+        assert [bytes(p) for p in a.demux(audio=0) if p.size] == [bytes(p) for p in b.demux(audio=0) if p.size]
+    with av.open(str(tmp_path / "cmp.mp4")) as c:
+        assert c.streams.video[0].width == 1280 and sum(1 for _ in c.decode(video=0)) == 12
+    report = json.loads((faces_dir / "tracks.json").read_text())
+    assert len(report["tracks"]) >= 2
+    for t in report["tracks"]:
+        assert (faces_dir / t["image"]).exists() and t["first_frame"] <= t["best_frame"] <= t["last_frame"]
+
+
+def test_enhance_cli_images_and_folders(tiny_weights: list[str], face_images: list[np.ndarray], tmp_path: Path) -> None:
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, img in enumerate(face_clip_frames(face_images, 2)):
+        cv2.imwrite(str(photos / f"p{i}.jpg"), img)
+    model_args = [a for w in tiny_weights for a in ("--model", w)]
+    assert main(["enhance", str(photos / "p0.jpg"), str(tmp_path / "one.png"), "--force", *model_args]) == 0
+    assert cv2.imread(str(tmp_path / "one.png")).shape == (480, 640, 3)
+    assert main(["enhance", str(photos), str(tmp_path / "out"), "--force", *model_args]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["p0.jpg", "p1.jpg"]
+
+
+def test_enhance_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["enhance", str(tmp_path / "missing.mp4"), str(tmp_path / "o.mp4")]) == 2
+    assert "no such file" in capsys.readouterr().err
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("garbage")
+    assert main(["enhance", str(bad), str(tmp_path / "o.mp4"), "--model", "nope.safetensors"]) == 2
+
+
+def test_frame_enhancer_api(tiny_weights: list[str], face_images: list[np.ndarray]) -> None:
+    enhancer = vidfsr.FrameEnhancer(models=tuple(tiny_weights), force=True, scale=1.0)
+    frames = face_clip_frames(face_images, 3)
+    outs = [enhancer(f) for f in frames]
+    assert all(o.shape == frames[0].shape for o in outs)
+    assert enhancer.runner.summary.faces_enhanced > 0
