@@ -41,7 +41,7 @@ def cut_crop(image: np.ndarray, box_xyxy: np.ndarray, out_size: int) -> np.ndarr
     """
     import cv2
 
-    x0, y0, x1, y1 = (float(v) for v in box_xyxy)
+    x0, y0, x1, _y1 = (float(v) for v in box_xyxy)
     side = x1 - x0
     if side > 2.5 * out_size:
         # Shrink with an area filter first: warpAffine's bilinear sampling would alias a large face.

@@ -154,3 +154,16 @@ def test_fallback_to_haar_without_weights(
     assert isinstance(det, HaarDetector)
     assert "falling back" in caplog.text
     assert isinstance(det(group_frame), Faces)
+
+
+def test_insightface_backend_needs_its_extra() -> None:
+    import importlib.util
+
+    from vidfsr.errors import InputError, MissingDependencyError
+
+    if importlib.util.find_spec("insightface") is not None:
+        pytest.skip("insightface is installed here; the missing-extra path cannot be shown")
+    with pytest.raises(MissingDependencyError, match=r"vidfsr\[insightface\]"):
+        create_detector("insightface:/tmp/det_10g.onnx")
+    with pytest.raises(InputError, match="did you mean"):
+        create_detector("yunett")
