@@ -44,7 +44,7 @@ class DetectorConfig:
     min_face: float = 8.0
     max_faces: int = 0
     upscale: float = 2.0
-    upscale_max_side: int = 1280
+    upscale_max_side: int = 960
     max_side: int = 1280
 
 
@@ -136,7 +136,7 @@ class YuNetDetector:
         cfg = self.config
         native = min(1.0, cfg.max_side / max(h, w))
         passes = [native]
-        # The upscaled pass costs upscale**2 the compute: only frames up to 720p get it by default.
+        # The upscaled pass costs upscale**2 the compute: by default only frames up to 960 px wide get it.
         if native == 1.0 and cfg.upscale > 1 and max(h, w) <= cfg.upscale_max_side:
             passes.append(cfg.upscale)
         # Faces over ~300 px exceed YuNet's anchors: a pass at most 320 px on the long side finds them.
