@@ -17,12 +17,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from vidfsr.pipelines.croprule import crop_boxes
 from vidfsr.pipelines.detect import YuNetDetector
 from vidfsr.pipelines.shots import ShotCutDetector
 from vidfsr.pipelines.track import Tracker, box_iou
 from vidfsr.pipelines.video import VideoFileSource
+
 from vidfsr.shared import shared_dir
 
 
