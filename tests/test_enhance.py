@@ -235,3 +235,24 @@ def test_frame_enhancer_api(tiny_weights: list[str], face_images: list[np.ndarra
     outs = [enhancer(f) for f in frames]
     assert all(o.shape == frames[0].shape for o in outs)
     assert enhancer.runner.summary.faces_enhanced > 0
+
+
+@pytest.mark.gpu
+def test_cuda_enhancer_matches_cpu(tiny_weights: list[str]) -> None:
+    """Pinned-memory upload on a copy stream and fp16 autocast give the CPU fp32 result within rounding."""
+    from vidfsr.pipelines.enhance import EnhancerConfig
+
+    from vidfsr.api import load_models
+
+    crops = np.random.default_rng(0).integers(0, 256, (6, 128, 128, 3), dtype=np.uint8)
+    cpu = Enhancer(load_models(tiny_weights), "cpu", EnhancerConfig(precision="fp32"))(crops, 16)[0]
+    gpu = Enhancer(load_models(tiny_weights), "cuda", EnhancerConfig(precision="fp16"))(crops, 16)[0]
+    assert np.abs(cpu.astype(int) - gpu.astype(int)).max() <= 3
+
+
+def test_sample_command(tmp_path: Path, shared: Path) -> None:
+    out = tmp_path / "sample.mp4"
+    assert main(["sample", str(out), "--seconds", "1"]) == 0
+    with av.open(str(out)) as c:
+        assert (c.streams.video[0].width, c.streams.video[0].height) == (320, 180)
+        assert len(c.streams.audio) == 1

@@ -7,9 +7,10 @@ import argparse
 
 def add_all(sub: argparse._SubParsersAction) -> None:
     """Register every implemented subcommand on the CLI's subparsers."""
-    from . import enhance, evaluate, prepare, train
+    from . import enhance, evaluate, prepare, sample, train
 
     enhance.add(sub)
     evaluate.add(sub)
     prepare.add(sub)
+    sample.add(sub)
     train.add(sub)

@@ -21,7 +21,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", action="append", default=[], help="weights name or .safetensors path (repeatable)")
     p.add_argument("--scale", type=float, default=2.0, help="output size factor (default 2)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
-    p.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto")
     p.add_argument("--batch-size", type=int, default=4, help="faces per model call")
     p.add_argument("--detect-every", type=int, default=1, help="detect every k frames, track in between")
     p.add_argument(
