@@ -208,7 +208,10 @@ class VideoFileSink:
         audio_from: str | os.PathLike[str] | None = None,
         options: EncodeOptions | None = None,
     ) -> None:
-        self.path = Path(path)
+        text = os.fspath(path)
+        self.live = "://" in text  # publishing to a server: no temporary file, low-latency encoding
+        self.path = Path(text)
+        self.url = text
         self.options = options or EncodeOptions()
         self.partial = self.path.with_name(self.path.stem + ".partial" + self.path.suffix)
         self.size = (width, height)
@@ -216,11 +219,19 @@ class VideoFileSink:
         self.frames_written = 0
         self._last_pts: int | None = None
         self._closed = False
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._out = av.open(str(self.partial), "w")
+            if self.live:
+                scheme = text.split("://", 1)[0].lower()
+                fmt = {"rtsp": "rtsp", "rtsps": "rtsp", "rtmp": "flv", "srt": "mpegts", "udp": "mpegts"}.get(scheme)
+                opts = {"rtsp_transport": "tcp"} if fmt == "rtsp" else {}
+                self._out = av.open(text, "w", format=fmt, options=opts)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._out = av.open(str(self.partial), "w")
         except av.error.FFmpegError as exc:
-            raise StreamError(f"{self.path}: cannot create the output ({exc})") from exc
+            from .live import mask_url
+
+            raise StreamError(f"{mask_url(text)}: cannot open the output ({exc})") from exc
         try:
             self._setup_video(time_base, rate)
             self._audio_in: av.container.InputContainer | None = None
@@ -230,7 +241,8 @@ class VideoFileSink:
                 self._setup_audio(os.fspath(audio_from))
         except BaseException:
             self._out.close()
-            self.partial.unlink(missing_ok=True)
+            if not self.live:
+                self.partial.unlink(missing_ok=True)
             raise
 
     def _setup_video(self, time_base: Fraction, rate: Fraction | None) -> None:
@@ -247,7 +259,10 @@ class VideoFileSink:
         stream.codec_context.thread_type = "FRAME"
         stream.codec_context.thread_count = o.threads
         if o.codec in ("libx264", "libx265"):
-            stream.codec_context.options = {"crf": str(o.crf), "preset": o.preset}
+            opts = {"crf": str(o.crf), "preset": o.preset}
+            if self.live:
+                opts["tune"] = "zerolatency"  # no lookahead or B-frame delay on a live stream
+            stream.codec_context.options = opts
         self._video = stream
 
     def _setup_audio(self, source: str) -> None:
@@ -336,6 +351,8 @@ class VideoFileSink:
             self._out.close()
             if self._audio_in is not None:
                 self._audio_in.close()
+        if self.live:
+            return self.path
         if not complete:
             logger.warning("%s: interrupted; %d frames kept in %s", self.path, self.frames_written, self.partial)
             return self.partial

@@ -158,37 +158,47 @@ def enhance_video(
     src: str | os.PathLike[str],
     dst: str | os.PathLike[str],
     progress: Callable[[Any, int], None] | None = None,
+    max_frames: int = 0,
     **options: Any,
 ) -> dict[str, Any]:
     """Enhance every face in a video file (or an image, or a folder of images) and write the result.
 
     Returns the run summary (frames, faces, tracks, time per stage). ``progress(summary, total_frames)`` is
-    called after every frame. Options are the fields of :class:`EnhanceOptions`.
+    called after every frame. ``src`` and ``dst`` may be ``rtsp://`` URLs (live input keeps only the newest
+    frame when processing falls behind; output is published). ``max_frames`` stops after that many frames
+    (0: all; live input otherwise runs until interrupted). Options are the fields of :class:`EnhanceOptions`.
     """
     opts = EnhanceOptions.from_kwargs(**options)
-    src_path, dst_path = Path(src), Path(dst)
-    if "://" not in str(src) and not src_path.exists():
+    live = "://" in str(src)
+    src_path = Path(src)
+    if not live and not src_path.exists():
         raise InputNotFoundError(f"{src}: no such file or folder")
-    if src_path.is_dir() or _is_image(src_path):
-        return _enhance_images(src_path, dst_path, opts, progress)
-    return _enhance_file(src_path, dst_path, opts, progress)
+    if not live and (src_path.is_dir() or _is_image(src_path)):
+        return _enhance_images(src_path, Path(dst), opts, progress)
+    return _enhance_stream(str(src), str(dst), opts, progress, max_frames)
 
 
-def _enhance_file(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dict[str, Any]:
+def _enhance_stream(src: str, dst: str, opts: EnhanceOptions, progress, max_frames: int) -> dict[str, Any]:
+    import itertools
+
     import numpy as np
 
+    from .pipelines.live import RtspSource, mask_url
     from .pipelines.video import EncodeOptions, VideoFileSink, VideoFileSource
 
-    if dst.resolve() == src.resolve():
+    live = "://" in src
+    if not live and "://" not in dst and Path(dst).resolve() == Path(src).resolve():
         raise InputError(f"{dst}: output would overwrite the input")
     runner = build_runner(opts)
     encode = EncodeOptions(opts.codec, opts.crf, opts.preset, opts.pix_fmt)
-    with VideoFileSource(src) as source:
+    audio = None if live else src
+    with RtspSource(src) if live else VideoFileSource(src) as source:
         info = source.info
         width, height = runner.output_size(info.width, info.height)
-        sinks = [VideoFileSink(dst, width, height, info.time_base, info.rate, src, encode)]
+        sinks = [VideoFileSink(dst, width, height, info.time_base, info.rate, audio, encode)]
         if opts.compare:
-            sinks.append(VideoFileSink(opts.compare, 2 * width, height, info.time_base, info.rate, src, encode))
+            sinks.append(VideoFileSink(opts.compare, 2 * width, height, info.time_base, info.rate, audio, encode))
+        frames = itertools.islice(source, max_frames) if max_frames else source
         complete = False
         try:
 
@@ -201,16 +211,25 @@ def _enhance_file(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dict[
                     sinks[1].write(np.hstack([left, image]), frame.pts)
 
             report = None if progress is None else (lambda s: progress(s, info.frames))
-            summary = runner.run(source, write, report)
+            try:
+                summary = runner.run(frames, write, report)
+            except KeyboardInterrupt:
+                if not live:
+                    raise
+                summary = runner.summary  # Ctrl-C is how a live recording ends: keep it as complete
             complete = True
         finally:
             for sink in sinks:
                 sink.close(complete=complete)
         result = summary.as_dict()
         result["corrupt_packets"] = source.corrupt_packets
+        if live:
+            result["dropped_frames"] = source.status.frames_skipped
+            result["reconnects"] = source.status.reconnects
+            result["input"] = mask_url(src)
     if opts.save_faces:
         result["faces_report"] = str(runner.best.save(Path(opts.save_faces), runner.tracker.records))
-    result["output"] = str(dst)
+    result["output"] = mask_url(dst)
     return result
 
 

@@ -40,6 +40,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pix-fmt", default="yuv420p")
     p.add_argument("--compare", default="", help="also write a side-by-side input|output video")
     p.add_argument("--save-faces", default="", help="folder for each track's best enhanced face + tracks.json")
+    p.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (live: until Ctrl-C)")
     p.add_argument("--min-face", type=float, default=8.0)
     p.add_argument("--max-faces", type=int, default=0)
     p.set_defaults(func=run)
@@ -69,11 +70,12 @@ def run(args: argparse.Namespace) -> int:
                 summary.frames, total or None, f"{fps:.1f} fps, {summary.faces_enhanced} faces, {summary.tracks} tracks"
             )
 
-        result = enhance_video(args.input, args.output, progress=report, **options)
+        result = enhance_video(args.input, args.output, progress=report, max_frames=args.max_frames, **options)
     table = Table(title=f"vidfsr enhance -> {result['output']}")
     table.add_column("what")
     table.add_column("value", justify="right")
-    for key in ("frames", "faces_detected", "faces_enhanced", "tracks", "corrupt_packets"):
+    for key in ("frames", "faces_detected", "faces_enhanced", "tracks", "corrupt_packets", "dropped_frames",
+                "reconnects"):  # fmt: skip
         if key in result:
             table.add_row(key.replace("_", " "), str(result[key]))
     table.add_row("wall time", f"{result['seconds']:.1f} s")
