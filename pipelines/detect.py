@@ -35,6 +35,9 @@ class DetectorConfig:
         min_face: boxes smaller than this (mean side, frame px) are dropped.
         max_faces: keep at most this many, highest scores first (0: no limit).
         upscale: factor of the extra pass for tiny faces (1 disables it); costs upscale**2 the compute.
+        upscale_every: the upscaled pass runs on every n-th call only (it costs ~4x the native pass); a new
+            tiny face is then found within n detections and the tracker carries it in between (keep n at most
+            the tracker's max_misses + 1).
         upscale_max_side: frames with a longer side than this skip the upscaled pass.
         max_side: the native pass runs on frames whose long side is at most this (larger frames are shrunk).
     """
@@ -44,6 +47,7 @@ class DetectorConfig:
     min_face: float = 8.0
     max_faces: int = 0
     upscale: float = 2.0
+    upscale_every: int = 3
     upscale_max_side: int = 960
     max_side: int = 1280
 
@@ -105,17 +109,25 @@ class YuNetDetector:
 
         self.config = config or DetectorConfig()
         self.path = assets.resolve(weights)
-        self._net = cv2.FaceDetectorYN.create(
-            str(self.path), "", (320, 320), self.config.score_threshold, self.config.nms_threshold, 5000
-        )
-        self._size: tuple[int, int] | None = None
+        # One network per input size: setInputSize() rebuilds the network's buffers, and alternating the
+        # native and upscaled passes on one instance made detection ~3x slower.
+        self._nets: dict[tuple[int, int], cv2.FaceDetectorYN] = {}
+        self._calls = 0
+        self._net_for((320, 320))  # fail now, not on the first frame, if the file is not a YuNet model
+
+    def _net_for(self, size: tuple[int, int]) -> cv2.FaceDetectorYN:
+        net = self._nets.get(size)
+        if net is None:
+            if len(self._nets) > 8:
+                self._nets.clear()  # a source whose frame size keeps changing must not grow this forever
+            cfg = self.config
+            net = cv2.FaceDetectorYN.create(str(self.path), "", size, cfg.score_threshold, cfg.nms_threshold, 5000)
+            self._nets[size] = net
+        return net
 
     def _detect(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
-        if self._size != (w, h):
-            self._net.setInputSize((w, h))
-            self._size = (w, h)
-        _, found = self._net.detect(image)
+        _, found = self._net_for((w, h)).detect(image)
         return np.zeros((0, 15), np.float32) if found is None else found
 
     def _pass(self, image: np.ndarray, factor: float) -> np.ndarray:
@@ -136,8 +148,11 @@ class YuNetDetector:
         cfg = self.config
         native = min(1.0, cfg.max_side / max(h, w))
         passes = [native]
-        # The upscaled pass costs upscale**2 the compute: by default only frames up to 960 px wide get it.
-        if native == 1.0 and cfg.upscale > 1 and max(h, w) <= cfg.upscale_max_side:
+        # The upscaled pass costs upscale**2 the compute: by default only frames up to 960 px wide get it,
+        # on every upscale_every-th call.
+        upscale_now = self._calls % max(cfg.upscale_every, 1) == 0
+        self._calls += 1
+        if native == 1.0 and cfg.upscale > 1 and max(h, w) <= cfg.upscale_max_side and upscale_now:
             passes.append(cfg.upscale)
         # Faces over ~300 px exceed YuNet's anchors: a pass at most 320 px on the long side finds them.
         small = 320 / max(h, w)

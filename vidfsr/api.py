@@ -87,6 +87,20 @@ class EnhanceOptions:
         return opts
 
 
+def set_cpu_threads(threads: int = 0) -> int:
+    """Set torch's CPU threads for a pipeline run; 0 means half the cores (at least 1).
+
+    Detection, blending and encoding run in their own threads beside the model: on this project's 2-core
+    machine one model thread made the whole pipeline ~25% faster than two (BENCHMARKS.md). Call it from an
+    entry point only: it changes a process-wide setting.
+    """
+    import torch
+
+    n = threads or max(1, (os.cpu_count() or 2) // 2)
+    torch.set_num_threads(n)
+    return n
+
+
 def resolve_device(spec: str):
     import torch
 

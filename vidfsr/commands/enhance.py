@@ -40,6 +40,12 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--pix-fmt", default="yuv420p")
     p.add_argument("--compare", default="", help="also write a side-by-side input|output video")
     p.add_argument("--save-faces", default="", help="folder for each track's best enhanced face + tracks.json")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads for the model (0: half the cores on CPU: the other stages run beside it)",
+    )
     p.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (live: until Ctrl-C)")
     p.add_argument("--min-face", type=float, default=8.0)
     p.add_argument("--max-faces", type=int, default=0)
@@ -50,9 +56,11 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from vidfsr.api import enhance_video
+    from vidfsr.api import enhance_video, set_cpu_threads
 
     from .progress import progress_bar
+
+    set_cpu_threads(args.threads)  # an entry point: the one place global backend flags are set
 
     options = {
         "models": tuple(args.model), "scale": args.scale, "device": args.device, "precision": args.precision,

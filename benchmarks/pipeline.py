@@ -1,0 +1,139 @@
+"""Pipeline wall time vs its parts and vs a peer-style sequential loop; peak memory vs clip length.
+
+    python benchmarks/pipeline.py --weights W.safetensors [--clip ../shared/data/videos/multi_person/hamilton.mp4]
+
+Compares, on the same clip, scale 2, every face forced through the model:
+  - vidfsr enhance (threaded, batched),
+  - the ffmpeg CLI doing the same decode + resize + libx264 encode alone,
+  - model inference alone on as many faces (same batch size and precision),
+  - a sequential loop as peer tools do it: per frame detect, enhance each face at batch 1, paste each over a
+    full-frame copy, write;
+and peak RSS of the pipeline on the clip and on the clip looped twice (it must stay flat).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+from vidfsr.pipelines.crops import make_jobs
+from vidfsr.pipelines.detect import YuNetDetector
+from vidfsr.pipelines.video import VideoFileSink, VideoFileSource
+
+import vidfsr
+from vidfsr.api import EnhanceOptions, build_runner
+from vidfsr.shared import shared_dir
+
+
+def sequential(src: Path, dst: Path, weights: str) -> float:
+    runner = build_runner(EnhanceOptions(models=(weights,), force=True, batch_size=1))
+    enhancer, det = runner.enhancer, YuNetDetector()
+    t = time.perf_counter()
+    with VideoFileSource(src) as source:
+        info = source.info
+        w, h = info.width * 2, info.height * 2
+        with VideoFileSink(dst, w, h, info.time_base, info.rate, src) as sink:
+            for frame in source:
+                faces = det(frame.image)
+                out = cv2.resize(frame.image, (w, h), interpolation=cv2.INTER_LINEAR)
+                ids = np.arange(len(faces))
+                jobs = make_jobs(frame, replace(faces, track_id=ids), enhancer.lr_sides, force=True)
+                for job in jobs:
+                    sr, _ = enhancer(job.lr_up[None], job.lr_side)
+                    full = out.copy()  # peer tools paste each face over a whole-frame copy
+                    x0, y0, x1, _ = (job.crop_xyxy * 2).round().astype(int)
+                    side = x1 - x0
+                    face = cv2.resize(sr[0], (side, side))
+                    ys, xs = slice(max(y0, 0), min(y0 + side, h)), slice(max(x0, 0), min(x0 + side, w))
+                    full[ys, xs] = face[ys.start - y0 : ys.stop - y0, xs.start - x0 : xs.stop - x0]
+                    out = full
+                sink.write(out, frame.pts)
+    return time.perf_counter() - t
+
+
+def model_alone(weights: str, faces: int, batch: int) -> float:
+    runner = build_runner(EnhanceOptions(models=(weights,), batch_size=batch))
+    side = runner.enhancer.lr_sides[0]
+    crops = np.random.default_rng(0).integers(0, 256, (faces, 128, 128, 3), dtype=np.uint8)
+    runner.enhancer(crops[:batch], side)  # warm-up
+    t = time.perf_counter()
+    runner.enhancer(crops, side)
+    return time.perf_counter() - t
+
+
+def ffmpeg_alone(src: Path, dst: Path, width: int, height: int) -> float:
+    cmd = ["ffmpeg", "-loglevel", "error", "-y", "-i", str(src), "-vf", f"scale={width}:{height}", "-c:v", "libx264",
+           "-crf", "18", "-preset", "medium", "-pix_fmt", "yuv420p", "-c:a", "copy", str(dst)]  # fmt: skip
+    t = time.perf_counter()
+    subprocess.run(cmd, check=True)
+    return time.perf_counter() - t
+
+
+def peak_rss_mb(src: Path, dst: Path, weights: str) -> float:
+    code = (
+        "import vidfsr.api, resource; vidfsr.api.set_cpu_threads(0); "
+        f"vidfsr.enhance_video({str(src)!r}, {str(dst)!r}, models=({weights!r},), force=True); "
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[-1]) / 1024
+
+
+def loop_clip(src: Path, dst: Path, times: int) -> None:
+    with VideoFileSource(src) as s:
+        info = s.info
+        frames = [(f.image, f.pts) for f in s]
+    period = frames[-1][1] + (frames[1][1] - frames[0][1])
+    with VideoFileSink(dst, info.width, info.height, info.time_base, info.rate) as sink:
+        for k in range(times):
+            for img, pts in frames:
+                sink.write(img, pts + k * period)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--weights", required=True)
+    ap.add_argument("--clip", default=str(shared_dir() / "data/videos/multi_person/hamilton.mp4"))
+    ap.add_argument("--out", default="")
+    args = ap.parse_args()
+    from vidfsr.api import set_cpu_threads
+
+    res_threads = set_cpu_threads(0)  # as `vidfsr enhance` does
+    src = Path(args.clip)
+    res: dict = {"clip": src.name, "torch_threads": res_threads}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmpd = Path(tmp)
+        t = time.perf_counter()
+        summary = vidfsr.enhance_video(src, tmpd / "p.mp4", models=(args.weights,), force=True)
+        res["pipeline_s"] = round(time.perf_counter() - t, 2)
+        res["frames"], res["faces"] = summary["frames"], summary["faces_enhanced"]
+        res["stage_s"] = {k: round(v, 2) for k, v in summary["stage_seconds"].items()}
+        with VideoFileSource(src) as s:
+            w, h = s.info.width * 2, s.info.height * 2
+        if shutil.which("ffmpeg"):
+            res["ffmpeg_alone_s"] = round(ffmpeg_alone(src, tmpd / "f.mp4", w, h), 2)
+        res["model_alone_s"] = round(model_alone(args.weights, res["faces"], 4), 2)
+        res["sequential_s"] = round(sequential(src, tmpd / "s.mp4", args.weights), 2)
+        larger = max(res.get("ffmpeg_alone_s", 0), res["model_alone_s"])
+        res["pipeline_over_larger_part"] = round(res["pipeline_s"] / larger, 3)
+        res["speedup_vs_sequential"] = round(res["sequential_s"] / res["pipeline_s"], 2)
+        loop_clip(src, tmpd / "x2.mp4", 2)
+        res["peak_rss_mb_1x"] = round(peak_rss_mb(src, tmpd / "r1.mp4", args.weights), 1)
+        res["peak_rss_mb_2x"] = round(peak_rss_mb(tmpd / "x2.mp4", tmpd / "r2.mp4", args.weights), 1)
+
+    print(json.dumps(res, indent=1))
+    if args.out:
+        Path(args.out).write_text(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    main()
