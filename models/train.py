@@ -203,7 +203,8 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
         from .io import load_model
 
         init = load_model(cfg.init)
-        if init.cfg != mcfg:
+        # The network is the same for every scale (its input is always 128x128): x8 weights can start x4.
+        if init.cfg.replace(scale=mcfg.scale) != mcfg:
             raise ConfigError(f"--init {cfg.init} has config {init.cfg}, which differs from {cfg.model}'s")
         model.load_state_dict(init.state_dict())
     optimizer = torch.optim.RMSprop(model.parameters(), lr=cfg.lr)

@@ -163,3 +163,14 @@ def test_fsrgan_trains_with_conditional_discriminator(prepared: Path, tmp_path: 
     assert not torch.equal(disc(y, x), disc(y, torch.rand(2, 3, 128, 128)))  # conditioned on x
     resumed = train(_cfg(prepared, run, gan=True, perceptual="none", steps=3), resume=run / "last.pt")
     assert resumed["steps"] == 3
+
+
+def test_init_from_weights_of_another_scale(prepared: Path, tmp_path: Path) -> None:
+    x8 = create_model("fsrnet_lite_x8", **TINY)
+    path = save_weights(x8, tmp_path / "x8.safetensors")
+    summary = train(_cfg(prepared, tmp_path / "x4", model="fsrnet_lite_x4", init=str(path), steps=1))
+    assert load_model(summary["weights"]).cfg.scale == 4
+    from vidfsr.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="differs"):
+        train(_cfg(prepared, tmp_path / "bad", model="fsrnet_lite_x4", model_overrides={}, init=str(path), steps=1))
