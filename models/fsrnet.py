@@ -15,7 +15,8 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor, nn
 
-from vidfsr.errors import ConfigError, close_match_hint
+from vidfsr.config import from_dict
+from vidfsr.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -77,11 +78,7 @@ class FSRNetConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FSRNetConfig:
         """Build from a dict; unknown keys are errors with a close-match hint."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        for key in data:
-            if key not in names:
-                raise ConfigError(f"unknown FSRNet config key {key!r}{close_match_hint(key, names)}")
-        return cls(**data)
+        return from_dict(cls, data, "FSRNet config key")
 
     def replace(self, **changes: Any) -> FSRNetConfig:
         return FSRNetConfig.from_dict({**self.to_dict(), **changes})

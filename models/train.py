@@ -24,7 +24,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from vidfsr.errors import ConfigError, InputError, close_match_hint
+from vidfsr.config import from_dict, resolve_device
+from vidfsr.errors import ConfigError, InputError
 
 from .dataset_format import load_prepared
 from .evaluate import EvalSet, load_eval_set, score, super_resolve
@@ -107,28 +108,12 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        for key in data:
-            if key not in names:
-                raise ConfigError(f"unknown training option {key!r}{close_match_hint(key, names)}")
-        return cls(**data)
+        return from_dict(cls, data, "training option")
 
 
-def resolve_device(spec: str) -> torch.device:
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(spec)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("device cuda requested but CUDA is not available; use --device cpu")
-    return device
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    if precision == "fp32":
-        return None
-    if precision == "bf16" or precision == "auto":
-        return torch.bfloat16
-    return None
+def autocast_dtype(precision: str) -> torch.dtype | None:
+    """bf16 autocast unless fp32 is asked for: measured faster for training on this CPU (BENCHMARKS.md)."""
+    return None if precision == "fp32" else torch.bfloat16
 
 
 @dataclass
@@ -238,7 +223,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
         elapsed_before = float(ckpt.get("elapsed", 0.0))
         logger.info("resumed %s at step %d", resume, state["step"])
 
-    dtype = autocast_dtype(cfg.precision, device)
+    dtype = autocast_dtype(cfg.precision)
     memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
     model.to(device=device, memory_format=memory_format)
     if disc is not None:

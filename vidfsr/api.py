@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import AssetNotFoundError, ConfigError, InputError, InputNotFoundError, close_match_hint
+from .config import from_dict, resolve_device
+from .errors import AssetNotFoundError, ConfigError, InputError, InputNotFoundError
 
 logger = logging.getLogger(__name__)
 
@@ -71,13 +72,9 @@ class EnhanceOptions:
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> EnhanceOptions:
-        names = {f.name for f in dataclasses.fields(cls)}
-        for key in kwargs:
-            if key not in names:
-                raise ConfigError(f"unknown enhance option {key!r}{close_match_hint(key, names)}")
         if isinstance(kwargs.get("models"), str):
             kwargs["models"] = (kwargs["models"],)
-        opts = cls(**kwargs)
+        opts = from_dict(cls, kwargs, "enhance option")
         if opts.scale <= 0 or opts.batch_size < 1 or opts.detect_every < 1:
             raise ConfigError("scale must be > 0, batch_size and detect_every >= 1")
         if opts.mask not in ("ellipse", "parsing"):
@@ -99,17 +96,6 @@ def set_cpu_threads(threads: int = 0) -> int:
     n = threads or max(1, (os.cpu_count() or 2) // 2)
     torch.set_num_threads(n)
     return n
-
-
-def resolve_device(spec: str):
-    import torch
-
-    if spec == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(spec)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {spec} requested but CUDA is not available; use --device cpu")
-    return device
 
 
 def load_models(names: Sequence[str]) -> dict[int, Any]:

@@ -38,10 +38,10 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from vidfsr.config import resolve_device
     from vidfsr.errors import ConfigError
     from vidfsr.models.evaluate import landmark_nrmse, load_eval_set, score, super_resolve
     from vidfsr.models.io import load_model
-    from vidfsr.models.train import resolve_device
 
     model = None if args.bicubic else load_model(args.model, resolve_device(args.device))
     scale = args.scale or (model.cfg.scale if model is not None else 8)
