@@ -47,7 +47,7 @@ def test_info_model_prints_params_and_macs(capsys: pytest.CaptureFixture[str]) -
     assert "3.24 M" in out and "13.83" in out
 
 
-@pytest.mark.parametrize("command", ["enhance", "bench"])
+@pytest.mark.parametrize("command", ["bench"])
 def test_unimplemented_commands_fail_clearly(command: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([command]) == 2
     assert "not implemented yet" in capsys.readouterr().err
