@@ -340,6 +340,9 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
                               "val_psnr": val_history[-1]["psnr"] if val_history else None})  # fmt: skip
             if step % cfg.ckpt_every == 0:
                 checkpoint(out / "last.pt")
+    except KeyboardInterrupt:
+        # Ctrl-C (or `timeout --signal=INT`) ends a run early but cleanly: checkpoint and weights are written.
+        logger.warning("interrupted at step %d; saving the checkpoint and weights", state["step"])
     finally:
         if log_file:
             log_file.close()

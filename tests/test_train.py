@@ -174,3 +174,22 @@ def test_init_from_weights_of_another_scale(prepared: Path, tmp_path: Path) -> N
 
     with pytest.raises(ConfigError, match="differs"):
         train(_cfg(prepared, tmp_path / "bad", model="fsrnet_lite_x4", model_overrides={}, init=str(path), steps=1))
+
+
+def test_interrupted_run_still_saves(prepared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from vidfsr.models import train as train_module
+
+    calls = {"n": 0}
+    real = train_module.fsrnet_loss
+
+    def loss_then_interrupt(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "fsrnet_loss", loss_then_interrupt)
+    summary = train(_cfg(prepared, tmp_path / "r", steps=10, ckpt_every=100))
+    assert summary["steps"] == 3
+    assert load_checkpoint(tmp_path / "r/last.pt")["state"]["step"] == 3
+    assert Path(summary["weights"]).exists()
