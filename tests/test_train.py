@@ -201,6 +201,7 @@ def test_eval_landmark_nrmse_on_prepared_faces(prepared: Path, tmp_path: Path) -
     args = ["eval", "--model", str(weights), "--hr", str(prepared / "crops"), "--landmarks",
             str(prepared / "landmarks.npy"), "--csv", str(out_csv)]  # fmt: skip
     assert main(args) == 0
-    rows = list(csv.DictReader(open(out_csv)))
+    with open(out_csv) as f:
+        rows = list(csv.DictReader(f))
     assert len(rows) == len(np.load(prepared / "landmarks.npy"))
     assert all(float(r["nrmse"]) > 0 for r in rows)  # an untrained prior branch: large but finite errors
