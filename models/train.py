@@ -211,6 +211,8 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
             raise ConfigError(f"checkpoint {resume} is for model {ckpt['train_config']['model']}, not {cfg.model}")
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
+        for group in optimizer.param_groups:
+            group["lr"] = cfg.lr  # the run's config decides, so a resumed run may lower the learning rate
         if disc is not None and d_opt is not None:
             if "disc" not in ckpt:
                 raise ConfigError(f"{resume} has no discriminator: it was not an FSRGAN run")
