@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import Tensor
+from vidfsr.pipelines.types import IMAGE_EXTS
 
 from vidfsr.errors import InputError
 
@@ -19,8 +20,6 @@ from .degrade import degrade, upsample_lr
 from .fsrnet import FSRNet
 from .metrics import psnr_y, ssim_y
 from .priors import heatmap_peaks
-
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 
 
 @dataclass(frozen=True)

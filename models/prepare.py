@@ -26,14 +26,13 @@ import cv2
 import numpy as np
 from vidfsr.pipelines.croprule import CENTRE_SHIFT_X, CENTRE_SHIFT_Y, SIDE_RATIO, crop_affine, crop_boxes, cut_crop
 from vidfsr.pipelines.detect import DetectorConfig, create_detector
+from vidfsr.pipelines.types import IMAGE_EXTS
 
 from vidfsr.errors import InputError, InputNotFoundError, missing_dependency
 
 from .dataset_format import CROP_SIZE, read_records
 
 logger = logging.getLogger(__name__)
-
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp"}
 
 
 @dataclass(frozen=True)

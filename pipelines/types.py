@@ -7,6 +7,9 @@ from fractions import Fraction
 
 import numpy as np
 
+# Still-image files every part of vidfsr accepts (all are read with OpenCV).
+IMAGE_EXTS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"})
+
 
 @dataclass(frozen=True)
 class Frame:

@@ -211,7 +211,6 @@ class VideoFileSink:
         text = os.fspath(path)
         self.live = "://" in text  # publishing to a server: no temporary file, low-latency encoding
         self.path = Path(text)
-        self.url = text
         self.options = options or EncodeOptions()
         self.partial = self.path.with_name(self.path.stem + ".partial" + self.path.suffix)
         self.size = (width, height)
@@ -281,7 +280,6 @@ class VideoFileSink:
         else:
             self._audio = self._out.add_stream_from_template(src)
             self._audio_packets = (p for p in self._audio_in.demux(src) if p.dts is not None)
-        self._audio_src = src
 
     def _mux_audio_until(self, seconds: float | None) -> None:
         """Copy audio up to ``seconds`` (everything when None), keeping the file interleaved."""

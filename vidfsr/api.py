@@ -21,7 +21,6 @@ from .errors import AssetNotFoundError, ConfigError, InputError, InputNotFoundEr
 
 logger = logging.getLogger(__name__)
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 # Shipped weights in order of preference per LR side; the first one found is used.
 DEFAULT_WEIGHTS = {16: ("fsrnet_x8", "fsrnet_lite_x8"), 32: ("fsrnet_lite_x4",)}
 
@@ -151,6 +150,8 @@ def build_runner(opts: EnhanceOptions):
 
 
 def _is_image(path: Path) -> bool:
+    from .pipelines.types import IMAGE_EXTS
+
     return path.suffix.lower() in IMAGE_EXTS
 
 
