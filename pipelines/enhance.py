@@ -4,13 +4,14 @@ This is the one place that converts BGR uint8 crops to the model's RGB float inp
 handed in ready-made (``vidfsr.pipelines`` never imports ``vidfsr.models``): anything mapping [B,3,128,128] RGB
 in [0,1] to a tensor of the same shape, or to an object with ``.image`` (and, for parsing masks, ``.parsing``).
 
-On a GPU, inputs go through pinned host memory and copies run on their own CUDA stream, so the next batch's
-upload overlaps this batch's compute; half precision via autocast; channels-last; ``torch.inference_mode``.
+On a GPU, batches go through pinned host memory, and uploads and downloads run on their own CUDA streams
+ordered by events, so the next batch's upload and the previous batch's download overlap this batch's compute;
+half precision via autocast; channels-last; ``torch.inference_mode``. How the module runs (eager,
+torch.compile, ONNX Runtime) is the backend's business (backends.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,25 +21,29 @@ import torch
 
 from vidfsr.errors import ConfigError
 
+from .backends import make_backend
+
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class EnhancerConfig:
     """Attributes:
-    batch_size: faces per model call. On this project's CPU, batches of 1-4 were fastest per face (larger
-        batches' activations fall out of cache); on a GPU, larger batches fill the device.
-    precision: ``auto`` (bf16 on CPU, fp16 on CUDA), ``fp32``, ``bf16`` or ``fp16`` (CUDA only). On this
-        project's CPU bf16 autocast + channels-last ran the lite model ~1.9x faster than fp32 and changed
-        test-set PSNR by under 0.01 dB (benchmarks/inference.py, BENCHMARKS.md).
-    channels_last: NHWC layout.
+    batch_size: faces per model call. On this project's CPU, batches of 4-8 were fastest per face; on a GPU,
+        larger batches fill the device.
+    precision: ``auto`` (bf16 on CPU with the torch backends, fp16 on CUDA, fp32 with onnx), ``fp32``, ``bf16``
+        or ``fp16`` (CUDA only). On this project's CPU bf16 autocast + channels-last ran the lite model ~1.9x
+        faster than fp32 and changed test-set PSNR by under 0.01 dB (benchmarks/inference.py, BENCHMARKS.md).
+    channels_last: NHWC layout (torch backends).
     parsing_mask: also return the union of the model's predicted parsing maps as a blending mask.
+    backend: ``torch`` (eager), ``onnx`` (ONNX Runtime, CPU, exact fp32) or ``compile`` (torch.compile).
     """
 
     batch_size: int = 4
     precision: str = "auto"
     channels_last: bool = True
     parsing_mask: bool = False
+    backend: str = "torch"
 
 
 class Enhancer:
@@ -54,48 +59,75 @@ class Enhancer:
         self.device = torch.device(device)
         precision = self.config.precision
         if precision == "auto":
-            precision = "fp16" if self.device.type == "cuda" else "bf16"
+            precision = "fp16" if self.device.type == "cuda" else "fp32" if self.config.backend == "onnx" else "bf16"
         if precision == "fp16" and self.device.type != "cuda":
             raise ConfigError("fp16 needs a CUDA device; use --precision bf16 or fp32 on CPU")
-        fmt = torch.channels_last if self.config.channels_last else torch.contiguous_format
-        self.models = {side: m.eval().to(device=self.device, memory_format=fmt) for side, m in models.items()}
-        self._fmt = fmt
-        self._dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-        self._copy_stream = torch.cuda.Stream(self.device) if self.device.type == "cuda" else None
+        self.precision = precision
+        self.models = {
+            side: make_backend(
+                self.config.backend, m, self.device, precision, self.config.channels_last, self.config.batch_size,
+                self.config.parsing_mask,
+            )
+            for side, m in models.items()
+        }  # fmt: skip
+        cuda = self.device.type == "cuda"
+        self._copy_stream = torch.cuda.Stream(self.device) if cuda else None
+        self._d2h_stream = torch.cuda.Stream(self.device) if cuda else None
 
     @property
     def lr_sides(self) -> tuple[int, ...]:
         return tuple(sorted(self.models))
 
-    def _upload(self, crops: np.ndarray) -> torch.Tensor:
-        rgb = torch.from_numpy(np.ascontiguousarray(crops[..., ::-1]))
-        if self._copy_stream is None:
-            x = rgb
-        else:
-            pinned = rgb.pin_memory()
-            with torch.cuda.stream(self._copy_stream):
-                x = pinned.to(self.device, non_blocking=True)
-            torch.cuda.current_stream(self.device).wait_stream(self._copy_stream)
-        return x.permute(0, 3, 1, 2).float().div_(255).contiguous(memory_format=self._fmt)
+    def _to_model(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(0, 3, 1, 2).float().div_(255)
+
+    def _from_model(self, result) -> tuple[torch.Tensor, torch.Tensor | None]:
+        y = result.image.float().clamp_(0, 1).mul_(255).round_().to(torch.uint8).permute(0, 2, 3, 1).flip(-1)
+        if not self.config.parsing_mask:
+            return y, None
+        if result.parsing is None:
+            raise ConfigError("--mask parsing needs a model with a parsing prior branch")
+        union = result.parsing.float().clamp(0, 1).sum(1, keepdim=True).clamp(0, 1)
+        union = torch.nn.functional.interpolate(union, size=result.image.shape[-2:], mode="bilinear")
+        return y, union[:, 0]
 
     @torch.inference_mode()
     def __call__(self, crops: np.ndarray, lr_side: int) -> tuple[np.ndarray, np.ndarray | None]:
-        model = self.models[lr_side]
-        outs, masks = [], []
+        run = self.models[lr_side]
         bs = self.config.batch_size
-        for start in range(0, len(crops), bs):
-            x = self._upload(crops[start : start + bs])
-            ctx = torch.autocast(self.device.type, dtype=self._dtype) if self._dtype else contextlib.nullcontext()
-            with ctx:
-                result = model(x)
-            image = result if isinstance(result, torch.Tensor) else result.image
-            y = image.float().clamp_(0, 1).mul_(255).round_().to(torch.uint8)
-            outs.append(y.permute(0, 2, 3, 1).flip(-1).cpu().numpy())  # RGB -> BGR
-            if self.config.parsing_mask:
-                parsing = getattr(result, "parsing", None)
-                if parsing is None:
-                    raise ConfigError("--mask parsing needs a model with a parsing prior branch")
-                union = parsing.float().clamp(0, 1).sum(1, keepdim=True).clamp(0, 1)
-                union = torch.nn.functional.interpolate(union, size=image.shape[-2:], mode="bilinear")
-                masks.append(union[:, 0].cpu().numpy())
-        return np.concatenate(outs), (np.concatenate(masks) if masks else None)
+        chunks = [np.ascontiguousarray(crops[s : s + bs, ..., ::-1]) for s in range(0, len(crops), bs)]  # BGR->RGB
+        if self._copy_stream is None:
+            done = [self._from_model(run(self._to_model(torch.from_numpy(c)))) for c in chunks]
+        else:
+            done = self._run_cuda(run, chunks)
+        outs = np.concatenate([y.numpy() for y, _ in done])
+        return outs, (np.concatenate([m.numpy() for _, m in done]) if self.config.parsing_mask else None)
+
+    def _run_cuda(self, run, chunks: list[np.ndarray]) -> list[tuple[torch.Tensor, torch.Tensor | None]]:
+        """Three streams: uploads, compute, downloads. The host never waits inside the loop, so batch k+1's
+        upload and batch k-1's download overlap batch k's compute; one wait per output event at the end."""
+        compute = torch.cuda.current_stream(self.device)
+        pending = []
+        for chunk in chunks:
+            host = torch.from_numpy(chunk).pin_memory()
+            with torch.cuda.stream(self._copy_stream):
+                dev = host.to(self.device, non_blocking=True)
+            compute.wait_stream(self._copy_stream)
+            dev.record_stream(compute)  # allocated on the copy stream, consumed on compute
+            y, mask = self._from_model(run(self._to_model(dev)))
+            self._d2h_stream.wait_stream(compute)
+            with torch.cuda.stream(self._d2h_stream):
+                y_host = torch.empty(y.shape, dtype=y.dtype, pin_memory=True)
+                y_host.copy_(y, non_blocking=True)
+                m_host = None
+                if mask is not None:
+                    m_host = torch.empty(mask.shape, dtype=mask.dtype, pin_memory=True)
+                    m_host.copy_(mask, non_blocking=True)
+                    mask.record_stream(self._d2h_stream)
+                y.record_stream(self._d2h_stream)
+                event = torch.cuda.Event()
+                event.record(self._d2h_stream)
+            pending.append((event, y_host, m_host))
+        for event, *_ in pending:
+            event.synchronize()
+        return [(y_host, m_host) for _, y_host, m_host in pending]

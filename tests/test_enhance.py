@@ -245,9 +245,45 @@ def test_cuda_enhancer_matches_cpu(tiny_weights: list[str]) -> None:
     from vidfsr.api import load_models
 
     crops = np.random.default_rng(0).integers(0, 256, (6, 128, 128, 3), dtype=np.uint8)
-    cpu = Enhancer(load_models(tiny_weights), "cpu", EnhancerConfig(precision="fp32"))(crops, 16)[0]
-    gpu = Enhancer(load_models(tiny_weights), "cuda", EnhancerConfig(precision="fp16"))(crops, 16)[0]
+    cpu, cpu_mask = Enhancer(load_models(tiny_weights), "cpu", EnhancerConfig(precision="fp32", parsing_mask=True))(
+        crops, 16
+    )
+    gpu, gpu_mask = Enhancer(load_models(tiny_weights), "cuda", EnhancerConfig(precision="fp16", parsing_mask=True))(
+        crops, 16
+    )
+    assert gpu.shape == cpu.shape and gpu_mask.shape == cpu_mask.shape  # 2 batches: one full, one partial
     assert np.abs(cpu.astype(int) - gpu.astype(int)).max() <= 3
+    assert np.abs(cpu_mask - gpu_mask).max() < 0.02
+
+
+@pytest.mark.parametrize("backend", ["onnx", pytest.param("compile", marks=pytest.mark.slow)])
+def test_backends_match_eager_fp32(tiny_weights: list[str], backend: str) -> None:
+    """ONNX Runtime and torch.compile give eager fp32's output (7 crops at batch 4: a padded last batch)."""
+    from vidfsr.pipelines.enhance import EnhancerConfig
+
+    from vidfsr.api import load_models
+
+    pytest.importorskip("onnxruntime") if backend == "onnx" else None
+    crops = np.random.default_rng(1).integers(0, 256, (7, 128, 128, 3), dtype=np.uint8)
+    ref, ref_mask = Enhancer(load_models(tiny_weights), "cpu", EnhancerConfig(precision="fp32", parsing_mask=True))(
+        crops, 16
+    )
+    config = EnhancerConfig(precision="fp32", parsing_mask=True, backend=backend, channels_last=False)
+    out, mask = Enhancer(load_models(tiny_weights), "cpu", config)(crops, 16)
+    assert out.shape == ref.shape == (7, 128, 128, 3) and mask.shape == ref_mask.shape
+    assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
+    assert np.abs(mask - ref_mask).max() < 1e-3
+    assert len(np.unique(out)) > 50  # a real image came back, not a constant
+
+
+def test_onnx_backend_refuses_bf16(tiny_weights: list[str]) -> None:
+    from vidfsr.pipelines.enhance import EnhancerConfig
+
+    from vidfsr.api import load_models
+    from vidfsr.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="fp32"):
+        Enhancer(load_models(tiny_weights), "cpu", EnhancerConfig(precision="bf16", backend="onnx"))
 
 
 def test_sample_command(tmp_path: Path, shared: Path) -> None:
@@ -256,3 +292,19 @@ def test_sample_command(tmp_path: Path, shared: Path) -> None:
     with av.open(str(out)) as c:
         assert (c.streams.video[0].width, c.streams.video[0].height) == (320, 180)
         assert len(c.streams.audio) == 1
+
+
+def test_auto_backend_is_onnx_for_exact_cpu(tiny_weights: list[str], face_images: list[np.ndarray]) -> None:
+    """fp32 on CPU picks the fastest exact path; the default (bf16) stays in torch."""
+    from vidfsr.pipelines.backends import OnnxBackend, TorchBackend
+
+    pytest.importorskip("onnxruntime")
+    exact = vidfsr.FrameEnhancer(models=tuple(tiny_weights), force=True, scale=1.0, precision="fp32")
+    assert all(isinstance(b, OnnxBackend) for b in exact.runner.enhancer.models.values())
+    fast = vidfsr.FrameEnhancer(models=tuple(tiny_weights), force=True, scale=1.0)
+    assert all(isinstance(b, TorchBackend) for b in fast.runner.enhancer.models.values())
+    frames = face_clip_frames(face_images, 3)
+    outs = [exact(f) for f in frames]
+    assert outs[-1].shape == frames[-1].shape and exact.runner.summary.faces_enhanced > 0
+    with pytest.raises(vidfsr.errors.ConfigError, match="did you mean"):
+        vidfsr.FrameEnhancer(models=tuple(tiny_weights), backnd="onnx")

@@ -35,6 +35,8 @@ class EnhanceOptions:
         device: ``auto`` (CUDA when available), ``cpu``, ``cuda:N``.
         precision: ``auto`` (bf16 on CPU, fp16 on CUDA: measured within 0.01 dB of fp32), ``fp32``, ``bf16``,
             ``fp16`` (CUDA).
+        backend: ``auto`` (ONNX Runtime for fp32 on CPU when installed, the fastest exact path; eager torch
+            otherwise), ``torch``, ``onnx``, ``compile`` (torch.compile: ~40 s of compilation per model).
         batch_size: faces per model call.
         detect_every: detect every k frames, track in between.
         detector: ``yunet`` (default), ``yunet:PATH``, ``haar``, ``insightface:PATH``.
@@ -52,6 +54,7 @@ class EnhanceOptions:
     scale: float = 2.0
     device: str = "auto"
     precision: str = "auto"
+    backend: str = "auto"
     batch_size: int = 4
     detect_every: int = 1
     detector: str = "yunet"
@@ -76,6 +79,8 @@ class EnhanceOptions:
         opts = from_dict(cls, kwargs, "enhance option")
         if opts.scale <= 0 or opts.batch_size < 1 or opts.detect_every < 1:
             raise ConfigError("scale must be > 0, batch_size and detect_every >= 1")
+        if opts.backend not in ("auto", "torch", "onnx", "compile"):
+            raise ConfigError(f"backend must be auto, torch, onnx or compile, got {opts.backend!r}")
         if opts.mask not in ("ellipse", "parsing"):
             raise ConfigError(f"mask must be 'ellipse' or 'parsing', got {opts.mask!r}")
         if not 0 <= opts.blend <= 1 or not 0 <= opts.temporal < 1:
@@ -125,6 +130,19 @@ def load_models(names: Sequence[str]) -> dict[int, Any]:
     return models
 
 
+def resolve_backend(backend: str, device_type: str, precision: str) -> str:
+    """``auto``: exact fp32 on a CPU runs fastest in ONNX Runtime (BENCHMARKS.md); everything else in torch."""
+    if backend != "auto":
+        return backend
+    if device_type == "cpu" and precision == "fp32":
+        import importlib.util
+
+        if importlib.util.find_spec("onnxruntime") is not None:
+            return "onnx"
+        logger.info("fp32 on CPU: pip install 'vidfsr[onnx]' for the faster exact ONNX Runtime path")
+    return "torch"
+
+
 def build_runner(opts: EnhanceOptions):
     """Detector, enhancer and runner for these options (the heavy imports happen here)."""
     from .pipelines.blend import BlendConfig
@@ -134,8 +152,11 @@ def build_runner(opts: EnhanceOptions):
 
     device = resolve_device(opts.device)
     models = load_models(opts.models)
+    backend = resolve_backend(opts.backend, device.type, opts.precision)
     enhancer = Enhancer(
-        models, device, EnhancerConfig(opts.batch_size, opts.precision, True, parsing_mask=opts.mask == "parsing")
+        models,
+        device,
+        EnhancerConfig(opts.batch_size, opts.precision, True, parsing_mask=opts.mask == "parsing", backend=backend),
     )
     detector = create_detector(opts.detector, DetectorConfig(opts.score_threshold, 0.3, opts.min_face, opts.max_faces))
     config = RunConfig(

@@ -22,6 +22,12 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scale", type=float, default=2.0, help="output size factor (default 2)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto")
+    p.add_argument(
+        "--backend",
+        choices=["auto", "torch", "onnx", "compile"],
+        default="auto",
+        help="how the model runs (auto: ONNX Runtime for --precision fp32 on CPU when installed, else torch)",
+    )
     p.add_argument("--batch-size", type=int, default=4, help="faces per model call")
     p.add_argument("--detect-every", type=int, default=1, help="detect every k frames, track in between")
     p.add_argument(
@@ -64,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
     options = {
         "models": tuple(args.model), "scale": args.scale, "device": args.device, "precision": args.precision,
+        "backend": args.backend,
         "batch_size": args.batch_size, "detect_every": args.detect_every, "detector": args.detector,
         "blend": args.blend, "mask": args.mask, "force": args.force, "temporal": args.temporal,
         "codec": args.codec, "crf": args.crf, "preset": args.preset, "pix_fmt": args.pix_fmt,
