@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import torch
 
-from vidfsr.errors import ConfigError
+from vidfsr.errors import ConfigError, missing_dependency
 
 logger = logging.getLogger(__name__)
 
@@ -90,9 +90,7 @@ class OnnxBackend:
         try:
             import onnxruntime as ort
         except ImportError as e:
-            raise ImportError(
-                "the onnx backend needs ONNX Runtime: pip install 'vidfsr[onnx]' (or use --backend torch)"
-            ) from e
+            raise missing_dependency("onnxruntime (the onnx backend)", "onnx") from e
         heads = _Heads(module.eval().float().to(memory_format=torch.contiguous_format), parsing)
         buf = io.BytesIO()
         names = ["image", "parsing"] if parsing else ["image"]

@@ -308,3 +308,25 @@ def test_auto_backend_is_onnx_for_exact_cpu(tiny_weights: list[str], face_images
     assert outs[-1].shape == frames[-1].shape and exact.runner.summary.faces_enhanced > 0
     with pytest.raises(vidfsr.errors.ConfigError, match="did you mean"):
         vidfsr.FrameEnhancer(models=tuple(tiny_weights), backnd="onnx")
+
+
+def test_bench_command(tiny_weights: list[str], shared: Path, tmp_path: Path, capsys) -> None:
+    """`vidfsr bench` times each path as the pipeline runs it and scores its accuracy against exact fp32."""
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "bench.json"
+    hr = shared / "data/faces/test/celeba1000/HR"
+    argv = ["bench", "--model", tiny_weights[0], "--paths", "torch-bf16", "onnx-fp32", "--batches", "1", "3",
+            "--seconds", "0.2", "--threads", "1", "--accuracy", "6", "--hr", str(hr), "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    res = json.loads(out.read_text())
+    assert [(r["path"], r["batch"]) for r in res["speed"]] == [
+        ("torch-bf16", 1), ("torch-bf16", 3), ("onnx-fp32", 1), ("onnx-fp32", 3)
+    ]  # fmt: skip
+    assert all(r["faces_per_s"] > 0 and r["trained"] for r in res["speed"])
+    acc = {r["path"]: r for r in res["accuracy"]}
+    assert set(acc) == {"torch-fp32", "torch-bf16", "onnx-fp32"} and acc["torch-fp32"]["faces"] == 6
+    assert acc["torch-fp32"]["delta_psnr_vs_fp32"] == 0 and abs(acc["onnx-fp32"]["delta_psnr_vs_fp32"]) < 0.01
+    assert 5 < acc["torch-fp32"]["psnr"] < 60
+    assert "faces/s" in capsys.readouterr().out
+    assert main(["bench", "--model", tiny_weights[0], "--paths", "onnx-fp23"]) == 2
+    assert "did you mean 'onnx-fp32'" in capsys.readouterr().err

@@ -47,12 +47,6 @@ def test_info_model_prints_params_and_macs(capsys: pytest.CaptureFixture[str]) -
     assert "3.24 M" in out and "13.83" in out
 
 
-@pytest.mark.parametrize("command", ["bench"])
-def test_unimplemented_commands_fail_clearly(command: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([command]) == 2
-    assert "not implemented yet" in capsys.readouterr().err
-
-
 def test_unknown_option_gets_a_hint(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["info", "--modle", "x"]) == 2
     err = capsys.readouterr().err

@@ -10,11 +10,11 @@ import argparse
 import logging
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
 from . import __version__
-from .errors import ConfigError, NotImplementedYetError, VidfsrError, close_match_hint
+from .errors import ConfigError, VidfsrError, close_match_hint
 
 logger = logging.getLogger("vidfsr")
 
@@ -54,16 +54,6 @@ def _setup_logging(verbose: bool, debug: bool) -> None:
     root.setLevel(level)
 
 
-def _not_yet(name: str, issue: str) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        raise NotImplementedYetError(f"'vidfsr {name}' is not implemented yet ({issue})")
-
-    return run
-
-
-# ---------------------------------------------------------------------------------------------------- info
-
-
 def cmd_info(args: argparse.Namespace) -> int:
     from .info import gather_info, render_info
 
@@ -95,10 +85,6 @@ def build_parser() -> _ArgumentParser:
     from . import commands
 
     commands.add_all(sub)
-    for name, issue in (("bench", "issues 4 and 8"),):
-        if name not in sub.choices:
-            p = sub.add_parser(name, help=f"(not implemented yet: {issue})")
-            p.set_defaults(func=_not_yet(name, issue))
     parser.subcommands = sub.choices
     for sp in sub.choices.values():
         # SUPPRESS keeps the top-level value when the flag is given before the command.

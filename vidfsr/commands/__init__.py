@@ -7,8 +7,9 @@ import argparse
 
 def add_all(sub: argparse._SubParsersAction) -> None:
     """Register every implemented subcommand on the CLI's subparsers."""
-    from . import enhance, evaluate, prepare, sample, train
+    from . import bench, enhance, evaluate, prepare, sample, train
 
+    bench.add(sub)
     enhance.add(sub)
     evaluate.add(sub)
     prepare.add(sub)
