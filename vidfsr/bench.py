@@ -85,36 +85,46 @@ def speed(
     paths: Sequence[str],
     batches: Sequence[int],
     device: str = "cpu",
-    seconds: float = 3.0,
+    seconds: float = 2.0,
     peak_gflops: dict[str, float] | None = None,
     progress: Callable[[SpeedRow], None] | None = None,
+    repeats: int = 3,
 ) -> list[SpeedRow]:
-    """Faces/s of each model x path x batch size; fraction of peak where the device's peak is given."""
+    """Faces/s of each model x path x batch size (median of ``repeats`` windows of ``seconds``).
+
+    The paths of one model and batch size take turns window by window, so a slow spell of a shared or
+    throttled machine hits them alike instead of skewing whichever ran then.
+    """
     from .models.fsrnet import count_macs
 
     rows = []
     for name in models:
         model, trained = _load(name)
         flops = 2 * count_macs(model)
-        for path in paths:
-            for batch in batches:
-                enhancer = _enhancer(model, path, batch, device)
-                side = model.cfg.lr_size
-                crops = np.random.default_rng(0).integers(0, 256, (batch, 128, 128, 3), dtype=np.uint8)
+        side = model.cfg.lr_size
+        for batch in batches:
+            crops = np.random.default_rng(0).integers(0, 256, (batch, 128, 128, 3), dtype=np.uint8)
+            runs, first = {}, {}
+            for path in paths:
+                runs[path] = _enhancer(model, path, batch, device)
                 t = time.perf_counter()
-                enhancer(crops, side)
-                first = time.perf_counter() - t
-                enhancer(crops, side)
-                n, t = 0, time.perf_counter()
-                while time.perf_counter() - t < seconds:
-                    enhancer(crops, side)
-                    n += 1
-                rate = n * batch / (time.perf_counter() - t)
-                precision = PATHS[path][1]
-                peak = (peak_gflops or {}).get(precision)
+                runs[path](crops, side)
+                first[path] = time.perf_counter() - t
+                runs[path](crops, side)
+            rates: dict[str, list[float]] = {path: [] for path in paths}
+            for _ in range(repeats):
+                for path, run in runs.items():
+                    n, t = 0, time.perf_counter()
+                    while time.perf_counter() - t < seconds:
+                        run(crops, side)
+                        n += 1
+                    rates[path].append(n * batch / (time.perf_counter() - t))
+            for path in paths:
+                rate = float(np.median(rates[path]))
+                peak = (peak_gflops or {}).get(PATHS[path][1])
                 row = SpeedRow(
                     name, trained, path, batch, round(rate, 2), round(rate * flops / 1e9, 1),
-                    round(rate * flops / 1e9 / peak, 3) if peak else None, round(first, 2),
+                    round(rate * flops / 1e9 / peak, 3) if peak else None, round(first[path], 2),
                 )  # fmt: skip
                 rows.append(row)
                 if progress:

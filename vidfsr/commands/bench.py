@@ -23,7 +23,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batches", nargs="+", type=int, default=[1, 4, 8])
     p.add_argument("--device", default="auto")
     p.add_argument("--threads", type=int, default=0, help="torch/ONNX threads (0: all cores, the model alone)")
-    p.add_argument("--seconds", type=float, default=3.0, help="timing window per measurement")
+    p.add_argument("--seconds", type=float, default=2.0, help="length of one timing window")
+    p.add_argument("--repeats", type=int, default=3, help="windows per measurement (paths take turns; median)")
     p.add_argument(
         "--peak-gflops", nargs=2, type=float, metavar=("FP32", "BF16"), help="device peak, for fraction of peak"
     )
@@ -59,18 +60,20 @@ def run(args: argparse.Namespace) -> int:
 
     table = Table(title=f"enhance stage on {device} ({threads} threads): faces/s")
     for col in ("model", "path", "batch", "faces/s", "GFLOP/s", "% of peak", "first call s"):
-        table.add_column(col, justify="left" if col in ("model", "path") else "right")
+        table.add_column(col, justify="left" if col in ("model", "path") else "right", no_wrap=col != "model")
 
     def show(row: bench.SpeedRow) -> None:
         frac = "" if row.fraction_of_peak is None else f"{100 * row.fraction_of_peak:.0f}%"
-        name = row.model + ("" if row.trained else " (untrained)")
+        name = row.model + ("" if row.trained else " *")
         table.add_row(name, row.path, str(row.batch), f"{row.faces_per_s:.1f}", f"{row.gflops_per_s:.0f}", frac,
                       f"{row.first_call_s:.1f}")  # fmt: skip
         console.print(f"  {name} {row.path} batch {row.batch}: {row.faces_per_s:.1f} faces/s", highlight=False)
 
-    rows = bench.speed(args.model, paths, args.batches, str(device), args.seconds, peak, show)
+    rows = bench.speed(args.model, paths, args.batches, str(device), args.seconds, peak, show, args.repeats)
     results["speed"] = bench.as_dicts(rows)
     console.print(table)
+    if not all(r.trained for r in rows):
+        console.print("* no weights found: the untrained architecture was timed (speed does not depend on weights)")
 
     if args.accuracy:
         from vidfsr.shared import shared_dir
