@@ -89,16 +89,20 @@ class EnhanceOptions:
 
 
 def set_cpu_threads(threads: int = 0) -> int:
-    """Set torch's CPU threads for a pipeline run; 0 means half the cores (at least 1).
+    """Set torch's CPU threads for a pipeline run (0: half the cores, at least 1) and numpy's BLAS to one thread.
 
     Detection, blending and encoding run in their own threads beside the model: on this project's 2-core
-    machine one model thread made the whole pipeline ~25% faster than two (BENCHMARKS.md). Call it from an
-    entry point only: it changes a process-wide setting.
+    machine one model thread made the whole pipeline ~15% faster than two. The BLAS limit matters as much: the
+    crop resampling's small matrix products woke OpenBLAS's worker threads, which then busy-waited on a core the
+    other stages needed (the pipeline ran 17% faster without them; BENCHMARKS.md). Call it from an entry point
+    only: it changes process-wide settings.
     """
     import torch
+    from threadpoolctl import threadpool_limits
 
     n = threads or max(1, (os.cpu_count() or 2) // 2)
     torch.set_num_threads(n)
+    threadpool_limits(1, user_api="blas")
     return n
 
 

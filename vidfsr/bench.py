@@ -6,6 +6,7 @@ are the pipeline's, not a bare module's. ``vidfsr bench`` renders them; benchmar
 
 from __future__ import annotations
 
+import copy
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -77,7 +78,9 @@ def _enhancer(model, path: str, batch: int, device: str):
     if path not in PATHS:
         raise ConfigError(f"unknown path {path!r}{close_match_hint(path, PATHS)}; choose from {', '.join(PATHS)}")
     backend, precision, channels_last = PATHS[path]
-    return Enhancer({model.cfg.lr_size: model}, device, EnhancerConfig(batch, precision, channels_last, False, backend))
+    # A copy each: moving a module to a memory format or freezing it for compilation changes it in place.
+    config = EnhancerConfig(batch, precision, channels_last, False, backend)
+    return Enhancer({model.cfg.lr_size: copy.deepcopy(model)}, device, config)
 
 
 def speed(
