@@ -111,7 +111,8 @@ class RtspSource:
         return {
             "rtsp_transport": self.config.transport,
             "timeout": str(socket_timeout),
-            "fflags": "nobuffer",
+            # No "fflags nobuffer": with it, a camera that sends its parameter sets only with sparse key
+            # frames (and B-frames) decoded nothing at all; the small probe below keeps start-up fast anyway.
             "flags": "low_delay",
             "probesize": "32768",
             "analyzeduration": "500000",
@@ -170,10 +171,11 @@ class RtspSource:
         elif (image.shape[1], image.shape[0]) != self._size:
             # After a reconnect the camera may send another size; downstream stages keep the first one.
             image = cv2.resize(image, self._size, interpolation=cv2.INTER_AREA)
-        pts = round((time.monotonic() - self._t0) / LIVE_TIME_BASE)
+        now = time.monotonic()
+        pts = round((now - self._t0) / LIVE_TIME_BASE)
         with self._lock:
             skipped = self._status.frames_skipped + (1 if self._latest is not None else 0)
-            self._latest = Frame(-1, image, pts, LIVE_TIME_BASE, mask_url(self.url))
+            self._latest = Frame(-1, image, pts, LIVE_TIME_BASE, mask_url(self.url), received=now)
             self._set(frames_decoded=self._status.frames_decoded + 1, frames_skipped=skipped)
             self._lock.notify_all()
 
@@ -205,7 +207,7 @@ class RtspSource:
             pts = max(frame.pts or 0, last_pts + 1)
             last_pts = pts
             self._set(frames_delivered=self._status.frames_delivered + 1)
-            yield Frame(index, frame.image, pts, frame.time_base, frame.source)
+            yield Frame(index, frame.image, pts, frame.time_base, frame.source, frame.received)
             index += 1
 
     @property

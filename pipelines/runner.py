@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import queue
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -70,12 +71,25 @@ class RunConfig:
 
 @dataclass
 class RunSummary:
+    """Counters of a run; ``in_flight`` is faces cut but not yet written, ``latency_*`` (live input only) is
+    the time from a frame's arrival to its output being written."""
+
     frames: int = 0
     faces_detected: int = 0
     faces_enhanced: int = 0
     tracks: int = 0
+    in_flight: int = 0
     seconds: float = 0.0
+    latency_mean_s: float | None = None
+    latency_max_s: float | None = None
+    latency_last_s: float | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    def add_latency(self, seconds: float) -> None:
+        n = self.frames  # frames already counted before this one
+        self.latency_mean_s = seconds if self.latency_mean_s is None else (self.latency_mean_s * n + seconds) / (n + 1)
+        self.latency_max_s = max(self.latency_max_s or 0.0, seconds)
+        self.latency_last_s = seconds
 
     def as_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -130,6 +144,7 @@ class Runner:
         self.best = BestFaces()
         self.summary = RunSummary()
         self._previous: dict[int, np.ndarray] = {}
+        self._count_lock = threading.Lock()
 
     def output_size(self, width: int, height: int) -> tuple[int, int]:
         return round(width * self.config.scale), round(height * self.config.scale)
@@ -157,6 +172,8 @@ class Runner:
             faces = self.tracker.update(detections)
             jobs = make_jobs(frame, faces, self.enhancer.lr_sides, cfg.max_shrink, cfg.force)
             t["detect+track"] = t.get("detect+track", 0.0) + time.perf_counter() - t0
+            with self._count_lock:
+                self.summary.in_flight += len(jobs)
             stages.put(out, _Item(frame, faces, jobs))
         stages.put(out, END)
 
@@ -245,6 +262,10 @@ class Runner:
                 image = self.render(item)
                 t1 = time.perf_counter()
                 write(item.frame, image)
+                if item.frame.received is not None:
+                    self.summary.add_latency(time.monotonic() - item.frame.received)
+                with self._count_lock:
+                    self.summary.in_flight -= len(item.jobs)
                 t = self.summary.stage_seconds
                 t["blend"] = t.get("blend", 0.0) + t1 - t0
                 t["encode"] = t.get("encode", 0.0) + time.perf_counter() - t1

@@ -23,6 +23,7 @@ class Frame:
     pts: int | None = None
     time_base: Fraction | None = None
     source: str = ""
+    received: float | None = None  # time.monotonic() when a live frame arrived: the start of its latency
 
     @property
     def time(self) -> float | None:

@@ -1,10 +1,11 @@
 """A real RTSP server on 127.0.0.1 for the live tests: Debian's GStreamer RTSP server (run with /usr/bin/python3).
 
-    /usr/bin/python3 tests/rtsp_server.py PORT RECORD_FILE
+    /usr/bin/python3 tests/rtsp_server.py PORT RECORD_FILE [CLIP.mp4]
 
 Serves /live: a generated 320x240 clip at 25 fps (test pattern with a running clock: live, it never ends), and
-accepts publishing (RTSP RECORD) on /publish, writing what it receives to RECORD_FILE (MPEG-TS). Prints
-"ready" once listening.
+accepts publishing (RTSP RECORD) on /publish, writing what it receives to RECORD_FILE (MPEG-TS). With CLIP (an
+H.264 MP4), also serves /clip: that file's video paced at its own frame rate, as a camera would send it, from
+the start for each client. Prints "ready" once listening.
 """
 
 import sys
@@ -36,6 +37,14 @@ publish.set_transport_mode(GstRtspServer.RTSPTransportMode.RECORD)
 publish.set_launch(f"( rtph264depay name=depay0 ! h264parse ! mpegtsmux ! filesink location={record} sync=false )")
 publish.set_latency(0)
 mounts.add_factory("/publish", publish)
+
+if len(sys.argv) > 3:
+    clip = GstRtspServer.RTSPMediaFactory()
+    clip.set_launch(
+        f"( filesrc location={sys.argv[3]} ! qtdemux name=d d.video_0 ! h264parse ! rtph264pay name=pay0 pt=96 "
+        "config-interval=1 )"
+    )
+    mounts.add_factory("/clip", clip)
 
 server.attach(None)
 print("ready", flush=True)

@@ -316,7 +316,8 @@ def test_bench_command(tiny_weights: list[str], shared: Path, tmp_path: Path, ca
     out = tmp_path / "bench.json"
     hr = shared / "data/faces/test/celeba1000/HR"
     argv = ["bench", "--model", tiny_weights[0], "--paths", "torch-bf16", "onnx-fp32", "--batches", "1", "3",
-            "--seconds", "0.1", "--repeats", "2", "--threads", "1", "--accuracy", "6", "--hr", str(hr), "--out", str(out)]  # fmt: skip
+            "--seconds", "0.1", "--repeats", "2", "--threads", "1", "--accuracy", "6", "--hr", str(hr),
+            "--out", str(out)]  # fmt: skip
     assert main(argv) == 0
     res = json.loads(out.read_text())
     assert [(r["path"], r["batch"]) for r in res["speed"]] == [

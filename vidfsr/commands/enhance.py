@@ -81,9 +81,11 @@ def run(args: argparse.Namespace) -> int:
 
         def report(summary, total: int) -> None:
             fps = summary.frames / max(summary.seconds, 1e-9)
-            update(
-                summary.frames, total or None, f"{fps:.1f} fps, {summary.faces_enhanced} faces, {summary.tracks} tracks"
-            )
+            text = f"{fps:.1f} fps, {summary.faces_enhanced} faces, {summary.in_flight} in flight, "
+            text += f"{summary.tracks} tracks"
+            if summary.latency_last_s is not None:
+                text += f", latency {summary.latency_last_s:.2f} s"
+            update(summary.frames, total or None, text)
 
         result = enhance_video(args.input, args.output, progress=report, max_frames=args.max_frames, **options)
     table = Table(title=f"vidfsr enhance -> {result['output']}")
@@ -94,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
         if key in result:
             table.add_row(key.replace("_", " "), str(result[key]))
     table.add_row("wall time", f"{result['seconds']:.1f} s")
+    if result.get("latency_mean_s") is not None:
+        table.add_row("latency mean / max", f"{result['latency_mean_s']:.2f} / {result['latency_max_s']:.2f} s")
     for stage, seconds in result["stage_seconds"].items():
         table.add_row(f"  {stage}", f"{seconds:.1f} s")
     Console().print(table)
