@@ -1,11 +1,12 @@
 """Live RTSP input that never builds a backlog, and survives cameras that die or freeze.
 
-A reader thread decodes the stream (TCP, low-latency probing, slice threading: frame threading adds ~2 frames
-of latency) and keeps only the newest few frames (3 by default: ~0.1 s of video), so the consumer never falls
-further behind than that; the frames it never saw are counted as skipped. PyAV quirks handled here: a killed server ends the demux loop *without* an
-exception, and a frozen one blocks forever unless the ``timeout`` option is set (it fires after about twice its
-value), so both are treated as a lost connection and the reader reconnects with exponential backoff. Frames are
-re-stamped with the wall clock (1/90000 s), so a recording made from a stream that reconnected stays monotonic.
+A reader thread decodes the stream (TCP, low-latency probing, slice threading: frame threading adds ~2 frames of
+latency) and keeps only the newest few frames (3 by default: ~0.1 s of video), so the consumer never falls further
+behind than that; the frames it never saw are counted as skipped. PyAV quirks handled here: a killed server ends
+the demux loop *without* an exception, and a frozen one blocks forever unless the ``timeout`` option is set (it
+fires after about twice its value), so both are treated as a lost connection and the reader reconnects with
+exponential backoff. Frames are re-stamped with the wall clock (1/90000 s), so a recording made from a stream that
+reconnected stays monotonic.
 Credentials in URLs never reach a log line or an error message.
 """
 
