@@ -26,6 +26,9 @@ class TrackerConfig:
             motion better and swaps ids between close faces more easily.
         min_hits: matched detections before a track is reported (filters one-frame false positives).
         max_misses: detection rounds without a match before a track dies (bridges short occlusions).
+        tentative_misses: detection rounds a not-yet-reported track may go unmatched. Tiny faces are found only
+            by the detector's upscaled pass, which runs every 3rd round by default: a tentative track that died
+            at its first miss never lived to its second detection, so such faces were never enhanced.
         position_noise: measurement noise of box centre and size, in face sides; higher is smoother and lags more.
         motion_noise: process noise of the velocity terms, in face sides per frame.
     """
@@ -33,6 +36,7 @@ class TrackerConfig:
     iou_threshold: float = 0.25
     min_hits: int = 2
     max_misses: int = 3
+    tentative_misses: int = 2
     position_noise: float = 0.05
     motion_noise: float = 0.01
 
@@ -179,9 +183,8 @@ class Tracker:
                 t.misses += 1
                 if t.landmarks is not None:
                     t.landmarks = None  # the detector's points would no longer sit on the face
-        # Tentative tracks die at their first miss; confirmed ones after max_misses.
         self._tracks = [
-            t for t in self._tracks if t.misses <= cfg.max_misses and (t.hits >= cfg.min_hits or t.misses == 0)
+            t for t in self._tracks if t.misses <= (cfg.max_misses if t.hits >= cfg.min_hits else cfg.tentative_misses)
         ]
         for c in range(len(faces)):
             if c not in matched_dets:

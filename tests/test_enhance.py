@@ -286,6 +286,25 @@ def test_onnx_backend_refuses_bf16(tiny_weights: list[str]) -> None:
         Enhancer(load_models(tiny_weights), "cpu", EnhancerConfig(precision="bf16", backend="onnx"))
 
 
+def test_tiny_faces_found_only_by_the_upscaled_pass_are_enhanced(
+    tiny_weights: list[str], face_images: list[np.ndarray]
+) -> None:
+    """A 16 px face (the x8 model's size) that only the detector's every-3rd-frame upscaled pass sees."""
+    from vidfsr.api import load_models
+
+    small = cv2.resize(face_images[0], (16, 16), interpolation=cv2.INTER_AREA)
+    frames = []
+    for i in range(12):
+        img = np.full((180, 240, 3), 90, np.uint8)
+        img[80:96, 100 + i // 4 : 116 + i // 4] = small
+        frames.append(Frame(i, img))
+    assert len(YuNetDetector()._pass(frames[1].image, 1.0)) == 0  # the native pass alone misses it
+    runner = Runner(YuNetDetector(), Enhancer(load_models(tiny_weights)), RunConfig(scale=2.0))
+    summary = runner.run(frames, lambda f, img: None)
+    assert summary.faces_detected < 12  # missed on some native-only frames
+    assert summary.faces_enhanced >= 9 and summary.tracks == 1  # every frame once the track is confirmed
+
+
 def test_sample_command(tmp_path: Path, shared: Path) -> None:
     out = tmp_path / "sample.mp4"
     assert main(["sample", str(out), "--seconds", "1"]) == 0

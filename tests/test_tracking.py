@@ -30,6 +30,14 @@ def test_birth_after_min_hits_and_death_after_misses() -> None:
     assert tr.update(faces((10, 10, 50, 50))).track_id[0] == 2  # ids are never reused
 
 
+def test_face_seen_every_third_round_becomes_a_track() -> None:
+    """Tiny faces are found only by the detector's upscaled pass (every 3rd round): the track must survive the
+    rounds between to be confirmed, then be reported on every frame."""
+    tr = Tracker()
+    reported = [len(tr.update(faces((10, 10, 26, 26)) if i % 3 == 0 else faces())) for i in range(12)]
+    assert reported == [0, 0, 0] + [1] * 9
+
+
 def test_single_false_positive_never_becomes_a_track() -> None:
     tr = Tracker()
     tr.update(faces((100, 100, 140, 140)))
