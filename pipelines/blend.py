@@ -66,24 +66,31 @@ def paste_inplace(
 ) -> None:
     """Blend ``face`` (a square BGR crop) into ``canvas`` over ``box_xyxy`` (canvas pixels), in place.
 
-    Only the rows and columns of the box (clipped to the canvas) are read and written.
+    Only the rows and columns the box covers (clipped to the canvas) are read and written. The face lands at
+    the box's exact sub-pixel position: rounding it made a slowly moving face jump a whole pixel every few
+    frames, which flickered more than the model did (BENCHMARKS.md, flicker).
     """
-    x0, y0 = round(float(box_xyxy[0])), round(float(box_xyxy[1]))
-    size = max(round(float(box_xyxy[2] - box_xyxy[0])), 1)
+    bx0, by0 = float(box_xyxy[0]), float(box_xyxy[1])
+    size_f = max(float(box_xyxy[2] - box_xyxy[0]), 1.0)
+    size = max(round(size_f), 1)
     h, w = canvas.shape[:2]
-    cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x0 + size, w), min(y0 + size, h)
+    cx0, cy0 = max(int(np.floor(bx0)), 0), max(int(np.floor(by0)), 0)
+    cx1, cy1 = min(int(np.ceil(bx0 + size_f)), w), min(int(np.ceil(by0 + size_f)), h)
     if cx1 <= cx0 or cy1 <= cy0:
         return
     interp = cv2.INTER_AREA if size < face.shape[0] else cv2.INTER_CUBIC
     sr = cv2.resize(face, (size, size), interpolation=interp).astype(np.float32)
-    sl = (slice(cy0 - y0, cy1 - y0), slice(cx0 - x0, cx1 - x0))
-    sr = sr[sl]
+    parsing = config.mask == "parsing" and parsing_mask is not None
+    mask = _feather(parsing_mask, size) if parsing else ellipse_mask(size)
+    # region pixel (u, v) -> resized-face pixel: a shift by the box's fractional offset and a scale of ~1
+    k = size / size_f
+    matrix = np.float32([[k, 0, (cx0 - bx0) * k], [0, k, (cy0 - by0) * k]])
+    rw, rh = cx1 - cx0, cy1 - cy0
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    sr = cv2.warpAffine(sr, matrix, (rw, rh), flags=flags, borderMode=cv2.BORDER_REPLICATE)
+    mask = cv2.warpAffine(mask, matrix, (rw, rh), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     region = canvas[cy0:cy1, cx0:cx1]
     orig = region.astype(np.float32)
     sr += low_pass(orig, config.colour_sigma * size) - low_pass(sr, config.colour_sigma * size)
-    if config.mask == "parsing" and parsing_mask is not None:
-        mask = _feather(parsing_mask, size)[sl]
-    else:
-        mask = ellipse_mask(size)[sl]
     alpha = (mask * config.strength)[..., None]
     region[:] = np.clip(orig + alpha * (sr - orig), 0, 255).round().astype(np.uint8)

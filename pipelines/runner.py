@@ -105,6 +105,21 @@ class _Item:
 ProgressFn = Callable[[RunSummary], None]
 
 
+def align_previous(prev: np.ndarray, prev_xyxy: np.ndarray, cur_xyxy: np.ndarray) -> np.ndarray:
+    """The previous enhanced crop resampled onto the current crop's pixels (both boxes in frame pixels).
+
+    Crop boxes move by whole input pixels as a face drifts: one pixel of a 16 px crop is 8 px of the model's
+    output, and averaging unaligned crops ghosted instead of steadying (BENCHMARKS.md, flicker).
+    """
+    size = prev.shape[0]
+    side_prev = float(prev_xyxy[2] - prev_xyxy[0])
+    scale = float(cur_xyxy[2] - cur_xyxy[0]) / side_prev
+    shift = (np.asarray(cur_xyxy[:2], np.float64) - prev_xyxy[:2]) * size / side_prev
+    matrix = np.float32([[scale, 0, shift[0]], [0, scale, shift[1]]])  # current crop pixel -> previous crop pixel
+    return cv2.warpAffine(prev, matrix, (size, size), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+
+
 class BestFaces:
     """Keeps, per track, the enhanced face from its best frame (for ``--save-faces``)."""
 
@@ -143,7 +158,7 @@ class Runner:
         self.tracker = Tracker(self.config.tracker)
         self.best = BestFaces()
         self.summary = RunSummary()
-        self._previous: dict[int, np.ndarray] = {}
+        self._previous: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # track -> (enhanced crop, crop box)
         self._count_lock = threading.Lock()
 
     def output_size(self, width: int, height: int) -> tuple[int, int]:
@@ -229,8 +244,9 @@ class Runner:
             if cfg.temporal > 0:
                 prev = self._previous.get(job.track_id)
                 if prev is not None:
-                    face = np.clip(cfg.temporal * prev + (1 - cfg.temporal) * face, 0, 255).astype(np.uint8)
-                self._previous[job.track_id] = face
+                    aligned = align_previous(prev[0], prev[1], job.crop_xyxy)
+                    face = np.clip(cfg.temporal * aligned + (1 - cfg.temporal) * face, 0, 255).astype(np.uint8)
+                self._previous[job.track_id] = (face, job.crop_xyxy)
             box = job.crop_xyxy * np.array([size[0] / w, size[1] / h, size[0] / w, size[1] / h])
             paste_inplace(canvas, face, box, cfg.blend, job.mask)
             quality = float(box[2] - box[0]) * job.score
