@@ -51,6 +51,56 @@ def learning_curve(run: Path, out: Path, title: str) -> list[tuple[int, float]]:
     return points
 
 
+def read_log(run: Path) -> dict[int, tuple[int, float, float]]:
+    """step -> (images, val PSNR, val SSIM) of a run's validations."""
+    with open(run / "train_log.csv") as f:
+        return {int(r["step"]): (int(r["images"]), float(r["val_psnr"]), float(r["val_ssim"]))
+                for r in csv.DictReader(f) if r["val_psnr"]}  # fmt: skip
+
+
+def ablation(run: Path, other: Path, label: str, plot: Path, data, name: str) -> list[str]:
+    """Validation at equal steps of this run and one trained the same way without the prior branch, and the
+    ablated model's test-set score at its last step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    mine, theirs = read_log(run), read_log(other)
+    steps = sorted(set(mine) & set(theirs))
+    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
+    for log, lab in ((mine, name), (theirs, label)):
+        pts = sorted(log.items())
+        ax.plot([v[0] for _, v in pts], [v[1] for _, v in pts], marker="o", label=lab)
+    ax.set_xlabel("training images seen")
+    ax.set_ylabel("validation Y-PSNR (dB)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(plot)
+    plt.close(fig)
+    lines = [
+        "",
+        f"## Ablation: the prior branch\n\n![ablation]({plot.name})\n",
+        f"Same data, batch, optimiser, learning rate and seed; `{other.name}` drops the prior estimation network "
+        "(the paper's Baseline_v1). Validation on the same 200 test faces at equal steps:",
+        "",
+        f"| step | images | {name} PSNR / SSIM | {label} PSNR / SSIM | difference (dB) |",
+        "|---|---|---|---|---|",
+    ]
+    for st in steps:
+        a, b = mine[st], theirs[st]
+        lines.append(f"| {st} | {a[0]} | {a[1]:.2f} / {a[2]:.4f} | {b[1]:.2f} / {b[2]:.4f} | {a[1] - b[1]:+.2f} |")
+    final = other / "final.safetensors"
+    if final.exists():
+        model = load_model(final)
+        psnr, ssim = score(super_resolve(model, data.lr_up, 16)[0], data.hr)
+        params = sum(p.numel() for p in model.parameters()) / 1e6
+        lines += ["", f"{label} on all 1,000 celeba1000 faces after {max(theirs)} steps: {psnr.mean():.2f} dB / "
+                  f"{ssim.mean():.4f} ({params:.2f} M parameters)."]  # fmt: skip
+    return lines
+
+
 def contact_sheet(lr: np.ndarray, bicubic: np.ndarray, sr: np.ndarray, hr: np.ndarray, out: Path) -> None:
     """16 faces, one row each of 4 tiles: LR input (nearest), bicubic, vidfsr, HR."""
     rows = []
@@ -73,6 +123,8 @@ def main() -> None:
     ap.add_argument("--hardware", default=f"{platform.processor() or platform.machine()}, 2 CPU cores (this machine)")
     ap.add_argument("--notes", default="")
     ap.add_argument("--tta", action="store_true")
+    ap.add_argument("--ablation", help="run folder of the same training without the prior branch (Baseline_v1)")
+    ap.add_argument("--ablation-label", default="without prior branch (Baseline_v1)")
     args = ap.parse_args()
     weights = Path(args.weights)
     model = load_model(weights)
@@ -130,6 +182,9 @@ def main() -> None:
         f"## Contact sheet\n\n![sheet]({Path(f'{stem}_sheet.png').name})\n",
         "16 test faces: LR input (nearest-neighbour), bicubic, vidfsr, HR.",
     ]
+    if args.ablation:
+        lines += ablation(Path(args.run), Path(args.ablation), args.ablation_label, Path(f"{stem}_ablation.png"),
+                          data, weights.stem)  # fmt: skip
     if args.notes:
         lines += ["", "## Notes", "", args.notes]
     Path(f"{stem}.md").write_text("\n".join(lines) + "\n")
