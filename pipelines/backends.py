@@ -9,7 +9,9 @@ callable ``run(x) -> Result`` on an RGB float batch [B,3,128,128]; the Enhancer 
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
+import itertools
 import logging
 from typing import NamedTuple
 
@@ -33,6 +35,27 @@ def _split(result: object) -> Result:
     return Result(result.image, getattr(result, "parsing", None))
 
 
+def fold_batchnorm(module: torch.nn.Module) -> torch.nn.Module:
+    """A copy of ``module`` (eval mode) with every Conv2d -> BatchNorm2d pair of a Sequential merged into one conv.
+
+    Inference-time batch norm is a per-channel affine map, so folding it into the preceding convolution gives the
+    same function with one pass over the activations fewer (DESIGN §6 "folded batch-norm").
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    folded = copy.deepcopy(module).eval()
+    for seq in folded.modules():
+        if not isinstance(seq, torch.nn.Sequential):
+            continue
+        names = list(seq._modules)
+        for a, b in itertools.pairwise(names):
+            conv, bn = seq._modules[a], seq._modules[b]
+            if isinstance(conv, torch.nn.Conv2d) and isinstance(bn, torch.nn.BatchNorm2d) and bn.track_running_stats:
+                seq._modules[a] = fuse_conv_bn_eval(conv, bn)
+                seq._modules[b] = torch.nn.Identity()
+    return folded
+
+
 class TorchBackend:
     """Eager (or, with ``compile=True``, torch.compile'd) module under inference mode and optional autocast.
 
@@ -50,7 +73,8 @@ class TorchBackend:
         compile: bool = False,
     ) -> None:
         self.fmt = torch.channels_last if channels_last else torch.contiguous_format
-        self.module = module.eval().to(device=device, memory_format=self.fmt)
+        # A folded copy: the caller's module is left as it was (moving or freezing a module changes it in place).
+        self.module = fold_batchnorm(module).to(device=device, memory_format=self.fmt)
         self.device, self.dtype, self.batch_size = device, dtype, batch_size
         self.pad = compile
         self._fn = torch.compile(self.module, dynamic=False, options={"freezing": True}) if compile else self.module

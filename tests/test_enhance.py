@@ -276,6 +276,25 @@ def test_backends_match_eager_fp32(tiny_weights: list[str], backend: str) -> Non
     assert len(np.unique(out)) > 50  # a real image came back, not a constant
 
 
+def test_batchnorm_folding_is_exact_and_leaves_the_model_alone() -> None:
+    import torch
+    from vidfsr.pipelines.backends import fold_batchnorm
+
+    torch.manual_seed(0)
+    model = create_model("fsrnet_lite_x8", **TINY)
+    for m in model.modules():  # non-trivial running statistics, as after training
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+    model.eval()
+    folded = fold_batchnorm(model)
+    count = lambda m: sum(isinstance(x, torch.nn.BatchNorm2d) for x in m.modules())  # noqa: E731
+    assert count(folded) < count(model) and count(model) > 0  # the SR branches' conv -> BN pairs are gone
+    x = torch.rand(2, 3, 128, 128)
+    with torch.inference_mode():
+        assert torch.allclose(folded(x).image, model(x).image, atol=1e-4)
+
+
 def test_onnx_backend_refuses_bf16(tiny_weights: list[str]) -> None:
     from vidfsr.pipelines.enhance import EnhancerConfig
 
