@@ -101,6 +101,9 @@ def _finish(xyxy: np.ndarray, score: np.ndarray, lms: np.ndarray | None, cfg: De
     )
 
 
+MIN_INPUT = 96  # px: smaller detector inputs are padded (see YuNetDetector._detect)
+
+
 class YuNetDetector:
     """YuNet through OpenCV, with extra passes so faces of any size are found."""
 
@@ -127,8 +130,16 @@ class YuNetDetector:
 
     def _detect(self, image: np.ndarray) -> np.ndarray:
         h, w = image.shape[:2]
+        if min(h, w) < MIN_INPUT:
+            # OpenCV 4.14's YuNet returned NaN boxes and results that changed from call to call on inputs this
+            # small; padding right and bottom keeps coordinates and made it deterministic.
+            ph, pw = max(h, MIN_INPUT), max(w, MIN_INPUT)
+            image = cv2.copyMakeBorder(image, 0, ph - h, 0, pw - w, cv2.BORDER_CONSTANT, value=(96, 96, 96))
+            h, w = ph, pw
         _, found = self._net_for((w, h)).detect(image)
-        return np.zeros((0, 15), np.float32) if found is None else found
+        if found is None:
+            return np.zeros((0, 15), np.float32)
+        return found[np.isfinite(found).all(axis=1)]
 
     def _pass(self, image: np.ndarray, factor: float) -> np.ndarray:
         """Detections on ``image`` resized by ``factor``, mapped back to the input's pixels."""

@@ -141,6 +141,23 @@ def test_tiny_faces_are_found_by_the_upscaled_pass(shared: Path) -> None:
     assert with_up >= 6 and with_up >= without + 4, (with_up, without)
 
 
+def test_tiny_whole_images_are_deterministic(shared: Path) -> None:
+    """Frames shrunk to ~20 px gave NaN boxes and results that differed between two identical detectors
+    (OpenCV 4.14's YuNet; these are frames where that happened): such inputs are now padded."""
+    from vidfsr.pipelines.video import VideoFileSource
+
+    cases = {"d0": [(75, 21)], "d10": [(90, 19), (140, 20)], "d11": [(25, 21), (60, 21)]}
+    images = []
+    for clip, picks in cases.items():
+        with VideoFileSource(shared / f"data/videos/talking_head/liveportrait_driving_{clip}.mp4") as src:
+            frames = [f.image for _, f in zip(range(141), src, strict=False)]
+        images += [cv2.resize(frames[k], (n, n), interpolation=cv2.INTER_AREA) for k, n in picks]
+    for img in images:
+        a = YuNetDetector(config=DetectorConfig(upscale_every=1))(img)
+        b = YuNetDetector(config=DetectorConfig(upscale_every=1))(img)
+        assert len(a) == len(b) == 1 and np.isfinite(a.xyxy).all() and np.allclose(a.xyxy, b.xyxy, atol=1e-3)
+
+
 def test_detector_handles_odd_inputs(group_frame: np.ndarray) -> None:
     det = YuNetDetector(config=DetectorConfig(max_faces=1))
     assert len(det(np.zeros((4, 4, 3), np.uint8))) == 0
