@@ -163,7 +163,10 @@ def main() -> None:
         f"## Evaluation: x{scale} on celeba1000 (1,000 faces, Y channel, papers' protocol)",
         "",
         f"LR input: {'the official LR_x8 files' if scale == 8 else f'HR degraded x{scale} by vidfsr LR synthesis'}.",
-        "Measured by `python benchmarks/model_card.py` (this card's generator).",
+        "Measured by `python benchmarks/model_card.py` (this card's generator); the same numbers come from "
+        f"`vidfsr eval --model {weights.stem} --hr ../shared/data/faces/test/celeba1000/HR"
+        f"{' --lr ../shared/data/faces/test/celeba1000/LR_x8' if scale == 8 else ''} [--tta]` "
+        "(and `vidfsr eval --bicubic ...` for bicubic).",
         "",
         "| method | PSNR (dB) | SSIM |",
         "|---|---|---|",
