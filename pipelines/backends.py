@@ -115,7 +115,8 @@ class OnnxBackend:
             import onnxruntime as ort
         except ImportError as e:
             raise missing_dependency("onnxruntime (the onnx backend)", "onnx") from e
-        heads = _Heads(module.eval().float().to(memory_format=torch.contiguous_format), parsing)
+        # A copy, as in TorchBackend: the caller's module keeps its dtype and memory format.
+        heads = _Heads(copy.deepcopy(module).eval().float().to(memory_format=torch.contiguous_format), parsing)
         buf = io.BytesIO()
         names = ["image", "parsing"] if parsing else ["image"]
         with torch.inference_mode(False), torch.no_grad():

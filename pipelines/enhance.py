@@ -33,7 +33,7 @@ class EnhancerConfig:
         larger batches fill the device.
     precision: ``auto`` (bf16 on CPU with the torch backends, fp16 on CUDA, fp32 with onnx), ``fp32``, ``bf16``
         or ``fp16`` (CUDA only). On this project's CPU bf16 autocast + channels-last ran the lite model ~1.9x
-        faster than fp32 and changed test-set PSNR by under 0.01 dB (benchmarks/inference.py, BENCHMARKS.md).
+        faster than fp32 and changed test-set PSNR by under 0.01 dB (``vidfsr bench``, BENCHMARKS.md).
     channels_last: NHWC layout (torch backends).
     parsing_mask: also return the union of the model's predicted parsing maps as a blending mask.
     backend: ``torch`` (eager), ``onnx`` (ONNX Runtime, CPU, exact fp32) or ``compile`` (torch.compile).

@@ -6,7 +6,6 @@ are the pipeline's, not a bare module's. ``vidfsr bench`` renders them; benchmar
 
 from __future__ import annotations
 
-import copy
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -78,9 +77,8 @@ def _enhancer(model, path: str, batch: int, device: str):
     if path not in PATHS:
         raise ConfigError(f"unknown path {path!r}{close_match_hint(path, PATHS)}; choose from {', '.join(PATHS)}")
     backend, precision, channels_last = PATHS[path]
-    # A copy each: moving a module to a memory format or freezing it for compilation changes it in place.
     config = EnhancerConfig(batch, precision, channels_last, False, backend)
-    return Enhancer({model.cfg.lr_size: copy.deepcopy(model)}, device, config)
+    return Enhancer({model.cfg.lr_size: model}, device, config)  # every backend works on its own copy
 
 
 def speed(
