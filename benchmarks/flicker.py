@@ -32,15 +32,19 @@ def frames_of(path: Path) -> list[np.ndarray]:
         return [f.image for f in s]
 
 
+def placement(shape: tuple[int, ...], factor: float, canvas: tuple[int, int]) -> tuple[int, int, int, int]:
+    """Where a frame of ``shape`` shrunk by ``factor`` sits, centred on ``canvas``: x0, y0, width, height."""
+    h, w = shape[:2]
+    sw, sh = round(w * factor), round(h * factor)
+    return (canvas[0] - sw) // 2, (canvas[1] - sh) // 2, sw, sh
+
+
 def place(frames: list[np.ndarray], factor: float, canvas: tuple[int, int]) -> list[np.ndarray]:
     """Each frame shrunk by ``factor`` and centred on a grey canvas: a small face inside a larger scene."""
-    cw, ch = canvas
     out = []
     for f in frames:
-        h, w = f.shape[:2]
-        sw, sh = round(w * factor), round(h * factor)
-        img = np.full((ch, cw, 3), 96, np.uint8)
-        x0, y0 = (cw - sw) // 2, (ch - sh) // 2
+        x0, y0, sw, sh = placement(f.shape, factor, canvas)
+        img = np.full((canvas[1], canvas[0], 3), 96, np.uint8)
         img[y0 : y0 + sh, x0 : x0 + sw] = cv2.resize(f, (sw, sh), interpolation=cv2.INTER_AREA)
         out.append(img)
     return out
@@ -76,8 +80,8 @@ def main() -> None:
             dst = Path(tmp) / "out.mp4"
             summaries[label] = vidfsr.enhance_video(small, dst, models=(args.weights,), **opts)
             outs[label] = frames_of(dst)
-        box = crop * 2 * factor + np.array([*(np.subtract(2 * np.array(canvas), 2 * factor * np.array(
-            full[0].shape[1::-1])) // 2)] * 2)  # fmt: skip
+        x_off, y_off, _, _ = placement(full[0].shape, 2 * factor, (2 * canvas[0], 2 * canvas[1]))
+        box = crop * 2 * factor + np.array([x_off, y_off, x_off, y_off])
         x0, y0, x1, y1 = box.round().astype(int)
 
         def region(seq: list[np.ndarray]) -> np.ndarray:
