@@ -4,7 +4,10 @@ Each 128x128 test crop is padded into a 256x256 canvas (so the detector sees the
 the ratio crop side / detector box side and the offset of the crop centre from the box centre give the
 constants in ``pipelines/croprule.py``.
 
-    python benchmarks/calibrate_crop_rule.py [--limit N]
+    python benchmarks/calibrate_crop_rule.py [--limit N] [--detector yunet|haar]
+
+``--detector haar`` calibrates the Haar fallback the same way, with its boxes taken raw (``HaarDetector`` then
+maps them onto YuNet's framing with the constants printed here, so one crop rule serves both).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import json
 
 import cv2
 import numpy as np
-from vidfsr.pipelines.detect import DetectorConfig, YuNetDetector
+from vidfsr.pipelines.detect import DetectorConfig, HaarDetector, YuNetDetector
 
 from vidfsr.shared import shared_dir
 
@@ -22,10 +25,14 @@ from vidfsr.shared import shared_dir
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=int, default=0)
+    ap.add_argument("--detector", choices=["yunet", "haar"], default="yunet")
     args = ap.parse_args()
     hr_dir = shared_dir() / "data/faces/test/celeba1000/HR"
     files = sorted(hr_dir.glob("*.jpg"))[: args.limit or None]
-    det = YuNetDetector(config=DetectorConfig(upscale=1.0))
+    if args.detector == "haar":
+        det = HaarDetector(DetectorConfig(upscale=1.0), raw=True)
+    else:
+        det = YuNetDetector(config=DetectorConfig(upscale=1.0))
     ratios, dx, dy = [], [], []
     for f in files:
         img = cv2.copyMakeBorder(cv2.imread(str(f)), 64, 64, 64, 64, cv2.BORDER_CONSTANT)
@@ -40,6 +47,7 @@ def main() -> None:
         dy.append((128 - (y0 + y1) / 2) / side)
     r, x, y = np.array(ratios), np.array(dx), np.array(dy)
     result = {
+        "detector": args.detector,
         "crops": len(files),
         "detected": len(r),
         "side_ratio_median": round(float(np.median(r)), 4),

@@ -51,9 +51,9 @@ def sequential(src: Path, dst: Path, weights: str) -> float:
                 faces = det(frame.image)
                 out = cv2.resize(frame.image, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
                 ids = np.arange(len(faces))
-                jobs = make_jobs(frame, replace(faces, track_id=ids), enhancer.lr_sides, force=True)
+                jobs = make_jobs(frame, replace(faces, track_id=ids), enhancer.ranges, force=True)
                 for job in jobs:
-                    sr, _ = enhancer(job.lr_up[None], job.lr_side)
+                    sr, _ = enhancer(job.lr_up[None], job.model)
                     x0, y0, x1, _ = job.crop_xyxy * 2
                     k = (x1 - x0) / sr.shape[1]
                     affine = np.float32([[k, 0, x0], [0, k, y0]])
@@ -80,7 +80,7 @@ def model_alone(weights: str, faces: int, batch: int, threads: int) -> float:
 
 def _model_alone(weights: str, faces: int, batch: int) -> float:
     runner = build_runner(EnhanceOptions(models=(weights,), batch_size=batch))
-    side = runner.enhancer.lr_sides[0]
+    side = 0  # the first (only) model
     crops = np.random.default_rng(0).integers(0, 256, (faces, 128, 128, 3), dtype=np.uint8)
     runner.enhancer(crops[:batch], side)  # warm-up
     t = time.perf_counter()

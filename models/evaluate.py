@@ -63,6 +63,17 @@ def load_eval_set(hr_dir: str | Path, scale: int, lr_dir: str | Path | None = No
     return EvalSet([p.name for p in files], hr, lr)
 
 
+def real_eval_set(hr_dir: str | Path, limit: int = 0, seed: int = 2026, config=None) -> EvalSet:
+    """HR crops degraded once by the real-world degradation with a fixed seed: the same inputs on every run,
+    so validation curves of real-world models are comparable. The LR input is itself the cubic baseline."""
+    from .realdeg import RealDegradation
+
+    base = load_eval_set(hr_dir, 8, None, limit)
+    deg = RealDegradation(config, seed=seed)
+    lr = np.concatenate([deg.degrade_batch(base.hr[i : i + 14], order="rgb")[0] for i in range(0, len(base.hr), 14)])
+    return EvalSet(base.names, base.hr, lr)
+
+
 def to_tensor(images: np.ndarray) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255
 

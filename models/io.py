@@ -48,6 +48,38 @@ def read_metadata(path: str | Path) -> dict[str, str]:
 
 def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> FSRNet:
     """Build a model from a weights file path or a shipped weights name (e.g. ``fsrnet_lite_x8``)."""
+    return load_model_meta(name_or_path, device)[0]
+
+
+def native_sides(meta: dict[str, str], cfg: FSRNetConfig) -> tuple[float, float]:
+    """The native crop sides (input pixels) a model serves, from its metadata.
+
+    Real-world models store the range measured on real video (``native_sides``). Paper-protocol weights were
+    trained on one LR side only; they serve crops from 0.75x to 1.5x of it (the old policy's window), fed at
+    their native detail.
+    """
+    if "native_sides" in meta:
+        lo, hi = json.loads(meta["native_sides"])
+        return float(lo), float(hi)
+    return 0.75 * cfg.lr_size, 1.5 * cfg.lr_size
+
+
+def update_metadata(path: str | Path, **meta: Any) -> Path:
+    """Rewrite a weights file's metadata (e.g. the measured range and metrics) with its tensors unchanged."""
+    from safetensors.torch import load_file, save_file
+
+    path = Path(path)
+    current = read_metadata(path)
+    current.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()})
+    tensors = load_file(str(path))
+    tmp = path.with_suffix(".tmp")
+    save_file(tensors, str(tmp), metadata=current)
+    tmp.replace(path)
+    return path
+
+
+def load_model_meta(name_or_path: str | Path, device: str | torch.device = "cpu") -> tuple[FSRNet, dict[str, str]]:
+    """The model and its weights file's metadata."""
     from safetensors.torch import load_file
 
     path = assets.resolve(name_or_path)
@@ -57,4 +89,4 @@ def load_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> 
     cfg = FSRNetConfig.from_dict(json.loads(meta["arch"]))
     model = FSRNet(cfg)
     model.load_state_dict(load_file(str(path)))
-    return model.to(device).eval()
+    return model.to(device).eval(), meta

@@ -104,3 +104,13 @@ for _hg in (1, 4):
 def _lite_baseline_v1() -> FSRNetConfig:
     """Lite without the prior branch, for the lite ablation."""
     return LITE.replace(prior=False)
+
+
+@register("fsrnet_lite_real")
+def _lite_real() -> FSRNetConfig:
+    """Lite trained on the real-world degradation (``--degradation real``): any native LR side in 12-64 px.
+
+    The network has no scale of its own (its input is always 128x128); ``scale`` is nominal here, and the
+    pipeline routes faces by the ``native_sides`` range in the weights' metadata instead.
+    """
+    return LITE.replace(scale=4)

@@ -28,11 +28,12 @@ from vidfsr.config import from_dict, resolve_device
 from vidfsr.errors import ConfigError, InputError
 
 from .dataset_format import load_prepared
-from .evaluate import EvalSet, load_eval_set, score, super_resolve
+from .evaluate import EvalSet, load_eval_set, real_eval_set, score, super_resolve
 from .fsrgan import perceptual_loss
 from .fsrnet import FSRNet
 from .io import save_weights
 from .losses import fsrnet_loss
+from .realdeg import RealDegradation
 from .registry import create_model
 from .train_data import TrainBatches
 
@@ -69,6 +70,10 @@ class TrainConfig:
             torch hub cache; ``none``: train without the perceptual term.
         adv_weight, perceptual_weight: paper: 1e-3 and 1e-1.
         init: weights (.safetensors) to start the generator from, e.g. FSRNet weights for FSRGAN.
+        degradation: ``paper`` (bicubic x``scale``, the paper protocol) or ``real`` (``realdeg``: LR sides
+            12-64 px, several kernels, noise, JPEG and real H.264; the shipped video models).
+        prefetch: batches assembled ahead in a thread (the degradation's OpenCV/x264 work releases the GIL, so
+            it runs beside the model's step on the second core).
     """
 
     model: str = "fsrnet_lite_x8"
@@ -99,8 +104,12 @@ class TrainConfig:
     adv_weight: float = 1e-3
     perceptual_weight: float = 1e-1
     init: str = ""
+    degradation: str = "paper"
+    prefetch: int = 2
 
     def __post_init__(self) -> None:
+        if self.degradation not in ("paper", "real"):
+            raise ConfigError(f"degradation must be 'paper' or 'real', got {self.degradation!r}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.batch_size < 1 or self.steps < 0:
@@ -180,10 +189,15 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
     mcfg = model.cfg
     if not cfg.data:
         raise ConfigError("no training data: pass --data DIR (a folder made by 'vidfsr prepare')")
-    data = TrainBatches(load_prepared(cfg.data, "train", cfg.data_limit), mcfg.scale, mcfg.size // 2, cfg.heatmap_sigma)
+    real = RealDegradation(seed=cfg.seed * 7919 + dist.rank) if cfg.degradation == "real" else None
+    faces = load_prepared(cfg.data, "train", cfg.data_limit)
+    data = TrainBatches(faces, mcfg.scale, mcfg.size // 2, cfg.heatmap_sigma, real)
     val = None
     if cfg.val_hr and cfg.val_images and dist.main:
-        val = load_eval_set(cfg.val_hr, mcfg.scale, cfg.val_lr or None, cfg.val_images)
+        if real is not None:
+            val = real_eval_set(cfg.val_hr, cfg.val_images)
+        else:
+            val = load_eval_set(cfg.val_hr, mcfg.scale, cfg.val_lr or None, cfg.val_images)
     if cfg.init:
         from .io import load_model
 
@@ -220,6 +234,10 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
             d_opt.load_state_dict(ckpt["d_opt"])
         state = dict(ckpt["state"])
         aug_gen.set_state(ckpt["rng"]["augment"])
+        if real is not None:
+            if "degrade" not in ckpt["rng"]:
+                raise ConfigError(f"{resume} was trained with the paper degradation; start a new run for 'real'")
+            real.set_state(json.loads(ckpt["rng"]["degrade"]))
         torch.set_rng_state(ckpt["rng"]["torch"])
         val_history = json.loads(ckpt["val_history"])
         elapsed_before = float(ckpt.get("elapsed", 0.0))
@@ -255,7 +273,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
                 "state": state,
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
-                "rng": {"augment": aug_gen.get_state(), "torch": torch.get_rng_state()},
+                "rng": rng_after,
                 **({"disc": disc.state_dict(), "d_opt": d_opt.state_dict()} if disc and d_opt else {}),
                 "val_history": json.dumps(val_history),
                 "elapsed": elapsed_before + (time.perf_counter() - start),
@@ -271,22 +289,37 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
             ["step", "images", "epoch", "total", "coarse", "fine", "prior", "img_per_s", "val_psnr", "val_ssim"]
         )
     n = len(data)
-    order = _epoch_order(cfg.seed, state["epoch"], n)
     start = time.perf_counter()
+
+    def batches():
+        """Every batch with the data position and random states after it: what a checkpoint taken after this
+        step must store so a resumed run draws exactly the next batch (prefetching runs ahead of the step)."""
+        pos, epoch = state["pos"], state["epoch"]
+        order = _epoch_order(cfg.seed, epoch, n)
+        while True:
+            if pos + cfg.batch_size > n:
+                epoch, pos = epoch + 1, 0
+                order = _epoch_order(cfg.seed, epoch, n)
+            index = order[pos : pos + min(cfg.batch_size, n)]
+            ops = torch.randint(0, 8, (len(index),), generator=aug_gen)  # drawn for the global batch on every rank
+            pos += len(index)
+            index, ops = index[dist.rank :: dist.world], ops[dist.rank :: dist.world]
+            tensors = data.batch(index, ops)
+            after = {"augment": aug_gen.get_state(), **({"degrade": json.dumps(real.get_state())} if real else {})}
+            yield tensors, {"pos": pos, "epoch": epoch}, after
+
+    feed = Prefetcher(batches(), cfg.prefetch)
+    rng_after = {"augment": aug_gen.get_state(), "torch": torch.get_rng_state()}
+    if real is not None:
+        rng_after["degrade"] = json.dumps(real.get_state())
     window_t, window_imgs = time.perf_counter(), 0
     terms: dict[str, float] = {}
     try:
         net.train()
         while state["step"] < cfg.steps:
-            if state["pos"] + cfg.batch_size > n:
-                state["epoch"] += 1
-                state["pos"] = 0
-                order = _epoch_order(cfg.seed, state["epoch"], n)
-            index = order[state["pos"] : state["pos"] + min(cfg.batch_size, n)]
-            ops = torch.randint(0, 8, (len(index),), generator=aug_gen)  # drawn for the global batch on every rank
-            state["pos"] += len(index)
-            index, ops = index[dist.rank :: dist.world], ops[dist.rank :: dist.world]
-            lr_up, hr, heat, parse = (t.to(device, non_blocking=True) for t in data.batch(index, ops))
+            tensors, position, after = feed.next()
+            state.update(position)
+            lr_up, hr, heat, parse = (t.to(device, non_blocking=True) for t in tensors)
             lr_up = lr_up.contiguous(memory_format=memory_format)
             ctx = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
             with ctx:
@@ -320,6 +353,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
                 terms["disc"] = float(d_loss.detach())
             state["step"] += 1
             state["images"] += cfg.batch_size
+            rng_after = {**after, "torch": torch.get_rng_state()}
             window_imgs += cfg.batch_size
             step = state["step"]
             if not dist.main:
@@ -346,6 +380,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
         # Ctrl-C (or `timeout --signal=INT`) ends a run early but cleanly: checkpoint and weights are written.
         logger.warning("interrupted at step %d; saving the checkpoint and weights", state["step"])
     finally:
+        feed.close()
         if log_file:
             log_file.close()
     summary: dict[str, Any] = {
@@ -364,11 +399,72 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
             },
             "metrics": val_history[-1] if val_history else {},
         }  # fmt: skip
+        if real is not None:
+            # The range of native face sizes served is measured afterwards (benchmarks/real_video.py) and
+            # written into the shipped file; until then it is the range trained on.
+            meta["degradation"] = {"name": "real", **real.config.to_dict()}
+            meta["native_sides"] = list(real.config.lr_sides)
+            meta["input_resize"] = "opencv_cubic"
+        else:
+            meta["degradation"] = {"name": "paper", "scale": mcfg.scale}
         summary["weights"] = str(save_weights(model, out / "final.safetensors", **meta))
         (out / "val_history.json").write_text(json.dumps(val_history, indent=1))
     if dist.world > 1:
         torch.distributed.barrier()
     return summary
+
+
+class Prefetcher:
+    """Runs a batch generator ``depth`` batches ahead in a daemon thread; its exceptions re-raise in ``next``."""
+
+    def __init__(self, source, depth: int) -> None:
+        import queue
+        import threading
+
+        self._source = source
+        self._depth = depth
+        self._queue: queue.Queue = queue.Queue(max(depth, 1))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._work, name="train-batches", daemon=True) if depth else None
+        if self._thread:
+            self._thread.start()
+
+    def _work(self) -> None:
+        import queue
+
+        try:
+            for item in self._source:
+                while not self._stop.is_set():
+                    try:
+                        self._queue.put(("ok", item), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if self._stop.is_set():
+                    return
+        except BaseException as exc:
+            self._queue.put(("error", exc))
+
+    def next(self):
+        if self._thread is None:
+            return next(self._source)
+        while True:
+            import queue
+
+            try:
+                kind, item = self._queue.get(timeout=1.0)
+            except queue.Empty:
+                if not self._thread.is_alive():
+                    raise RuntimeError("training batch thread died without an error") from None
+                continue
+            if kind == "error":
+                raise item
+            return item
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
 
 
 def model_fingerprint(model: torch.nn.Module) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Training batches: HR crops, rendered priors, the paper's rotation/flip augmentation, LR synthesised on the fly."""
+"""Training batches: HR crops, rendered priors, the paper's rotation/flip augmentation, LR synthesised on the fly
+(the paper's bicubic degradation, or the real-world one of ``realdeg``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from torch import Tensor
 from .dataset_format import PreparedFaces
 from .degrade import degrade
 from .priors import FLIP_68, heatmaps, parsing_labels, parsing_maps
+from .realdeg import RealDegradation
 
 
 class TrainBatches:
@@ -18,13 +20,21 @@ class TrainBatches:
     in RAM, which removes decoding from the training loop (there are only two cores to share).
     """
 
-    def __init__(self, faces: PreparedFaces, scale: int, prior_size: int, sigma: float = 1.0) -> None:
+    def __init__(
+        self,
+        faces: PreparedFaces,
+        scale: int,
+        prior_size: int,
+        sigma: float = 1.0,
+        real: RealDegradation | None = None,
+    ) -> None:
         self.images = torch.from_numpy(faces.images).permute(0, 3, 1, 2).contiguous()  # [N,3,128,128] uint8
         self.landmarks = torch.from_numpy(faces.landmarks)  # [N,68,2]
         self.labels = torch.from_numpy(np.stack([parsing_labels(lm, faces.images.shape[1]) for lm in faces.landmarks]))
         self.scale = scale
         self.prior_size = prior_size
         self.sigma = sigma
+        self.real = real  # None: the paper's bicubic x``scale`` degradation
 
     def __len__(self) -> int:
         return len(self.images)
@@ -47,4 +57,10 @@ class TrainBatches:
             out_heat.append(m)
             out_parse.append(p)
         hr = torch.stack(out_hr)
-        return degrade(hr, self.scale), hr, torch.stack(out_heat), torch.stack(out_parse)
+        if self.real is None:
+            lr_up = degrade(hr, self.scale)
+        else:
+            faces = (hr * 255).round().byte().permute(0, 2, 3, 1).numpy()
+            ups, _ = self.real.degrade_batch(faces, order="rgb")
+            lr_up = torch.from_numpy(ups).permute(0, 3, 1, 2).float() / 255
+        return lr_up, hr, torch.stack(out_heat), torch.stack(out_parse)

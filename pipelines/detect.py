@@ -175,15 +175,25 @@ class YuNetDetector:
         return _finish(xyxy, found[:, 14], found[:, 4:14].reshape(-1, 5, 2), cfg)
 
 
+# Haar boxes frame a face differently from YuNet's (benchmarks/calibrate_crop_rule.py --detector haar on the
+# 1,000 official test crops; BENCHMARKS.md): crop side / Haar box side and the crop centre's offset, in Haar box
+# sides. Mapping Haar boxes onto YuNet's framing keeps one crop rule (croprule.py) for every detector.
+HAAR_SIDE_RATIO = 1.3333
+HAAR_CENTRE_SHIFT = (-0.0052, 0.0612)
+
+
 class HaarDetector:
     """OpenCV's frontal-face Haar cascade, shipped inside the opencv-python wheel: the no-weights fallback.
 
     Much weaker than YuNet (frontal faces only, no landmarks, more false positives); used only when YuNet's
-    weights cannot be found or downloaded, with a warning.
+    weights cannot be found or downloaded, with a warning. Its boxes are mapped onto YuNet's framing (the
+    calibration above), so the crop rule cuts the same crops from them; ``raw`` keeps the cascade's own boxes
+    (for calibrating).
     """
 
-    def __init__(self, config: DetectorConfig | None = None) -> None:
+    def __init__(self, config: DetectorConfig | None = None, raw: bool = False) -> None:
         self.config = config or DetectorConfig()
+        self.raw = raw
         if not hasattr(cv2, "CascadeClassifier"):
             raise InputError("this OpenCV build has no Haar cascades; install opencv-python<5")
         path = cv2.data.haarcascades + "haarcascade_frontalface_default.xml"
@@ -202,8 +212,24 @@ class HaarDetector:
             return Faces.empty()
         rects = np.asarray(rects, np.float32)
         xyxy = np.concatenate([rects[:, :2], rects[:, :2] + rects[:, 2:]], axis=1)
+        if not self.raw:
+            xyxy = haar_to_yunet(xyxy)
         score = 1 / (1 + np.exp(-np.asarray(weights, np.float32).ravel()))
         return _finish(xyxy, score, None, self.config)
+
+
+def haar_to_yunet(xyxy: np.ndarray) -> np.ndarray:
+    """Haar boxes -> boxes framed like YuNet's, so ``crop_boxes`` gives the crop the calibration found."""
+    from .croprule import CENTRE_SHIFT_X, CENTRE_SHIFT_Y, SIDE_RATIO
+
+    side = 0.5 * ((xyxy[:, 2] - xyxy[:, 0]) + (xyxy[:, 3] - xyxy[:, 1]))
+    crop_side = HAAR_SIDE_RATIO * side
+    cx = 0.5 * (xyxy[:, 0] + xyxy[:, 2]) + HAAR_CENTRE_SHIFT[0] * side
+    cy = 0.5 * (xyxy[:, 1] + xyxy[:, 3]) + HAAR_CENTRE_SHIFT[1] * side
+    yside = crop_side / SIDE_RATIO  # the YuNet box whose crop is this one
+    bx, by = cx - CENTRE_SHIFT_X * yside, cy - CENTRE_SHIFT_Y * yside
+    half = 0.5 * yside
+    return np.stack([bx - half, by - half, bx + half, by + half], axis=1).astype(np.float32)
 
 
 def create_detector(spec: str = "yunet", config: DetectorConfig | None = None) -> Detector:
@@ -220,7 +246,12 @@ def create_detector(spec: str = "yunet", config: DetectorConfig | None = None) -
         except AssetNotFoundError as exc:
             if path:
                 raise
-            logger.warning("YuNet weights unavailable (%s); falling back to OpenCV's Haar cascade", exc)
+            logger.warning(
+                "YuNet weights unavailable (%s); falling back to OpenCV's Haar cascade, which misses small, "
+                "profile and dark faces. To use YuNet: put face_detection_yunet_2026may.onnx (OpenCV model zoo, "
+                "face_detection_yunet) in $VIDFSR_MODEL_DIR or pass --detector yunet:/path/to/it.onnx",
+                exc,
+            )
             return HaarDetector(config)
     if kind == "haar":
         return HaarDetector(config)

@@ -22,6 +22,7 @@ import torch
 from vidfsr.errors import ConfigError
 
 from .backends import make_backend
+from .crops import ModelRange
 
 logger = logging.getLogger(__name__)
 
@@ -47,11 +48,15 @@ class EnhancerConfig:
 
 
 class Enhancer:
-    """``__call__(crops, lr_side) -> (sr, masks)`` for uint8 BGR crops [B,128,128,3]."""
+    """``__call__(crops, model) -> (sr, masks)`` for uint8 BGR crops [B,128,128,3] and a model index.
+
+    ``models`` maps each model's range of native crop sides to the module; ``ranges`` keeps their order, which
+    is the order of preference where ranges overlap.
+    """
 
     def __init__(
         self,
-        models: Mapping[int, torch.nn.Module],
+        models: Mapping[ModelRange, torch.nn.Module],
         device: torch.device | str = "cpu",
         config: EnhancerConfig | None = None,
     ) -> None:
@@ -63,20 +68,21 @@ class Enhancer:
         if precision == "fp16" and self.device.type != "cuda":
             raise ConfigError("fp16 needs a CUDA device; use --precision bf16 or fp32 on CPU")
         self.precision = precision
-        self.models = {
-            side: make_backend(
+        self._ranges = tuple(models)
+        self.models = [
+            make_backend(
                 self.config.backend, m, self.device, precision, self.config.channels_last, self.config.batch_size,
                 self.config.parsing_mask,
             )
-            for side, m in models.items()
-        }  # fmt: skip
+            for m in models.values()
+        ]  # fmt: skip
         cuda = self.device.type == "cuda"
         self._copy_stream = torch.cuda.Stream(self.device) if cuda else None
         self._d2h_stream = torch.cuda.Stream(self.device) if cuda else None
 
     @property
-    def lr_sides(self) -> tuple[int, ...]:
-        return tuple(sorted(self.models))
+    def ranges(self) -> tuple[ModelRange, ...]:
+        return self._ranges
 
     def _to_model(self, x: torch.Tensor) -> torch.Tensor:
         return x.permute(0, 3, 1, 2).float().div_(255)
@@ -92,8 +98,8 @@ class Enhancer:
         return y, union[:, 0]
 
     @torch.inference_mode()
-    def __call__(self, crops: np.ndarray, lr_side: int) -> tuple[np.ndarray, np.ndarray | None]:
-        run = self.models[lr_side]
+    def __call__(self, crops: np.ndarray, model: int) -> tuple[np.ndarray, np.ndarray | None]:
+        run = self.models[model]
         bs = self.config.batch_size
         chunks = [np.ascontiguousarray(crops[s : s + bs, ..., ::-1]) for s in range(0, len(crops), bs)]  # BGR->RGB
         if self._copy_stream is None:

