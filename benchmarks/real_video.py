@@ -24,6 +24,7 @@ import hashlib
 import itertools
 import json
 import logging
+import os
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -139,8 +140,11 @@ class Esrgan:
         return out
 
 
-def run_vidfsr(low: list[np.ndarray], scale: int, weights: tuple[str, ...], force: bool) -> list[np.ndarray]:
-    runner = build_runner(EnhanceOptions(models=weights, scale=float(scale), force=force))
+def run_vidfsr(
+    low: list[np.ndarray], scale: int, weights: tuple[str, ...], force: bool, temporal: float | None
+) -> list[np.ndarray]:
+    extra = {} if temporal is None else {"temporal": temporal}
+    runner = build_runner(EnhanceOptions(models=weights, scale=float(scale), force=force, **extra))
     frames = [Frame(i, img, pts=i, time_base=Fraction(1, 25)) for i, img in enumerate(low)]
     out: list[np.ndarray] = []
     runner.run(frames, lambda f, img: out.append(img))
@@ -265,11 +269,13 @@ def main() -> None:
     ap.add_argument("--analysis-every", type=int, default=3, help="landmark/identity metrics every k frames")
     ap.add_argument("--no-analysis", action="store_true")
     ap.add_argument("--force", action="store_true", help="enhance every face regardless of the model's range")
+    ap.add_argument("--temporal", type=float, default=None, help="vidfsr's --temporal (default: its default)")
     ap.add_argument("--out", default="benchmarks/results/real_video.json")
     ap.add_argument("--sheet", default="", help="write a contact sheet PNG here")
     ap.add_argument("--write-range", default="", help="write the measured range into these weights")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    os.environ.setdefault("VIDFSR_MODEL_DIR", str(shared_dir() / "models"))  # YuNet, offline
     set_cpu_threads()
     analyser = None
     if not args.no_analysis:
@@ -310,7 +316,7 @@ def main() -> None:
                         CACHE.mkdir(parents=True, exist_ok=True)
                         np.savez_compressed(cache, esrgan=np.stack(done))
                         outputs["realesrgan"] = [*done, *[None] * (len(low) - len(done))]
-                outputs["vidfsr"] = run_vidfsr(low, scale, weights, args.force)
+                outputs["vidfsr"] = run_vidfsr(low, scale, weights, args.force, args.temporal)
                 recs = measure(outputs, truth, faces, scale, analyser, args.analysis_every)
                 for r in recs:
                     r.update(clip=clip.stem, scale=scale, codec=codec)

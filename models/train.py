@@ -30,11 +30,11 @@ from vidfsr.errors import ConfigError, InputError
 from .dataset_format import load_prepared
 from .evaluate import EvalSet, load_eval_set, real_eval_set, score, super_resolve
 from .fsrgan import perceptual_loss
-from .fsrnet import FSRNet
+from .fsrnet import FSRNet, FSRNetConfig
 from .io import save_weights
 from .losses import fsrnet_loss
 from .realdeg import RealDegradation
-from .registry import create_model
+from .registry import create_model, model_config
 from .train_data import TrainBatches
 
 logger = logging.getLogger(__name__)
@@ -390,28 +390,50 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
     }
     if dist.main:
         checkpoint(out / "last.pt")
-        meta = {
-            "model_name": cfg.model + ("+gan" if cfg.gan else ""),
-            "training": {
-                "steps": state["step"], "images_seen": state["images"], "batch_size": cfg.batch_size, "lr": cfg.lr,
-                "precision": cfg.precision, "data": cfg.data_description or cfg.data,
-                "wall_seconds": round(elapsed_before + time.perf_counter() - start, 1),
-            },
-            "metrics": val_history[-1] if val_history else {},
-        }  # fmt: skip
-        if real is not None:
-            # The range of native face sizes served is measured afterwards (benchmarks/real_video.py) and
-            # written into the shipped file; until then it is the range trained on.
-            meta["degradation"] = {"name": "real", **real.config.to_dict()}
-            meta["native_sides"] = list(real.config.lr_sides)
-            meta["input_resize"] = "opencv_cubic"
-        else:
-            meta["degradation"] = {"name": "paper", "scale": mcfg.scale}
+        meta = weights_metadata(cfg, state, val_history, elapsed_before + time.perf_counter() - start)
         summary["weights"] = str(save_weights(model, out / "final.safetensors", **meta))
         (out / "val_history.json").write_text(json.dumps(val_history, indent=1))
     if dist.world > 1:
         torch.distributed.barrier()
     return summary
+
+
+def weights_metadata(
+    cfg: TrainConfig, state: dict[str, Any], val_history: list[dict[str, float]], seconds: float
+) -> dict[str, Any]:
+    """What exported weights say about how they were made (DESIGN: checkpoints describe themselves)."""
+    meta: dict[str, Any] = {
+        "model_name": cfg.model + ("+gan" if cfg.gan else ""),
+        "training": {
+            "steps": state["step"], "images_seen": state["images"], "batch_size": cfg.batch_size, "lr": cfg.lr,
+            "precision": cfg.precision, "data": cfg.data_description or cfg.data, "init": cfg.init,
+            "wall_seconds": round(seconds, 1),
+        },
+        "metrics": val_history[-1] if val_history else {},
+    }  # fmt: skip
+    if cfg.degradation == "real":
+        from .realdeg import RealDegradationConfig
+
+        deg = RealDegradationConfig()
+        # The range of native face sizes served is measured afterwards on real video (benchmarks/real_video.py
+        # --write-range) and written into the shipped file; until then it is the range trained on.
+        meta["degradation"] = {"name": "real", **deg.to_dict()}
+        meta["native_sides"] = list(deg.lr_sides)
+        meta["input_resize"] = "opencv_cubic"
+        meta["input_range"] = "RGB float in [0,1]; the face crop cut from its native pixels to 128x128, OpenCV cubic"
+    else:
+        meta["degradation"] = {"name": "paper", "scale": model_config(cfg.model, **cfg.model_overrides).scale}
+    return meta
+
+
+def export_checkpoint(checkpoint: str | Path, out: str | Path) -> Path:
+    """Weights (.safetensors, with metadata) from a training checkpoint, e.g. of a run still going."""
+    ckpt = load_checkpoint(checkpoint)
+    cfg = TrainConfig.from_dict(ckpt["train_config"])
+    model = FSRNet(FSRNetConfig.from_dict(ckpt["model_config"]))
+    model.load_state_dict(ckpt["model"])
+    meta = weights_metadata(cfg, ckpt["state"], json.loads(ckpt["val_history"]), float(ckpt.get("elapsed", 0.0)))
+    return save_weights(model.eval(), out, **meta)
 
 
 class Prefetcher:

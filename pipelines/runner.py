@@ -52,7 +52,8 @@ class RunConfig:
     batch_size: faces per model call gathered across frames.
     max_wait: seconds a batch may wait for more faces (bounds latency on live input).
     queue_size: frames buffered between stages.
-    temporal: weight of the previous enhanced crop of the same track (0: off); damps flicker.
+    temporal: weight of the track's previous added detail (model output - input), aligned (0: off); damps
+        flicker.
     blend: blending options.
     tracker: tracker options.
     """
@@ -262,16 +263,25 @@ class Runner:
             assert job.sr is not None
             face = job.sr
             if cfg.temporal > 0:
-                prev = self._previous.get(job.track_id)
-                if prev is not None:
-                    aligned = align_previous(prev[0], prev[1], job.crop_xyxy)
-                    face = np.clip(cfg.temporal * aligned + (1 - cfg.temporal) * face, 0, 255).astype(np.uint8)
-                self._previous[job.track_id] = (face, job.crop_xyxy)
+                face = self._smooth(job)
             box = job.crop_xyxy * np.array([size[0] / w, size[1] / h, size[0] / w, size[1] / h])
             paste_inplace(canvas, face, box, cfg.blend, job.mask)
             quality = float(box[2] - box[0]) * job.score
             self.best.offer(job, quality, face, box)
         return canvas
+
+    def _smooth(self, job: FaceJob) -> np.ndarray:
+        """Temporal smoothing of the detail the model adds (its output minus its input), aligned by the crop
+        boxes: the base stays the current frame, so motion does not lag or ghost, while the added detail, which
+        follows each frame's compression noise, averages over frames instead of flickering."""
+        assert job.sr is not None
+        residual = job.sr.astype(np.float32) - job.lr_up.astype(np.float32)
+        prev = self._previous.get(job.track_id)
+        if prev is not None:
+            aligned = align_previous(prev[0], prev[1], job.crop_xyxy)
+            residual = self.config.temporal * aligned + (1 - self.config.temporal) * residual
+        self._previous[job.track_id] = (residual, job.crop_xyxy)
+        return np.clip(job.lr_up + residual, 0, 255).round().astype(np.uint8)
 
     # -------------------------------------------------------------------------------- driver
 

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 # Audio codecs the MP4/MOV muxers accept as a stream copy; anything else is re-encoded to AAC there.
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
+AAC_RATES = {8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000}
 
 
 @dataclass(frozen=True)
@@ -207,8 +208,10 @@ class VideoFileSink:
         rate: Fraction | None = None,
         audio_from: str | os.PathLike[str] | None = None,
         options: EncodeOptions | None = None,
+        audio_until: float | None = None,
     ) -> None:
         text = os.fspath(path)
+        self.audio_until = audio_until  # seconds of the source's audio to keep (None: all of it)
         self.live = "://" in text  # publishing to a server: no temporary file, low-latency encoding
         self.path = Path(text)
         self.options = options or EncodeOptions()
@@ -271,11 +274,24 @@ class VideoFileSink:
             self._audio_in = None
             return
         src = self._audio_in.streams.audio[0]
-        mp4 = self.path.suffix.lower() in (".mp4", ".mov", ".m4v")
-        self._transcode = mp4 and src.codec_context.name not in MP4_AUDIO
+        suffix, codec = self.path.suffix.lower(), src.codec_context.name
+        if suffix in (".mp4", ".m4v"):
+            self._transcode = codec not in MP4_AUDIO
+        elif suffix == ".mov":
+            self._transcode = codec not in MP4_AUDIO and not codec.startswith("pcm_")  # QuickTime takes PCM
+        else:
+            self._transcode = False
         if self._transcode:
-            self._audio = self._out.add_stream("aac", rate=src.codec_context.sample_rate or 48000)
-            self._audio.layout = src.codec_context.layout
+            # AAC takes planar float at its own rates and at most a few layouts: PCM from a camera or an editor
+            # (s16/s24/s32, any channel count) is resampled to that first; copying the source layout as it was
+            # made avcodec_open2 fail with EINVAL.
+            ctx = src.codec_context
+            rate = ctx.sample_rate if ctx.sample_rate in AAC_RATES else 48000
+            layout = "mono" if ctx.channels == 1 else "stereo"
+            self._audio = self._out.add_stream("aac", rate=rate)
+            self._audio.codec_context.layout = layout
+            self._audio.codec_context.format = "fltp"
+            self._resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate)
             self._audio_frames = self._audio_in.decode(src)
         else:
             self._audio = self._out.add_stream_from_template(src)
@@ -287,12 +303,18 @@ class VideoFileSink:
             return
         if self._transcode:
             for frame in self._audio_frames:
-                frame.pts = None
-                for packet in self._audio.encode(frame):
-                    self._out.mux(packet)
-                if seconds is not None and frame.time is not None and frame.time > seconds:
+                start = frame.time  # read before resampling: the resampler's frames carry their own pts
+                if self.audio_until is not None and start is not None and start >= self.audio_until:
+                    break
+                for out in self._resampler.resample(frame):
+                    for packet in self._audio.encode(out):
+                        self._out.mux(packet)
+                if seconds is not None and start is not None and start > seconds:
                     return
             if seconds is None:
+                for out in self._resampler.resample(None):
+                    for packet in self._audio.encode(out):
+                        self._out.mux(packet)
                 for packet in self._audio.encode():
                     self._out.mux(packet)
             return
@@ -303,6 +325,8 @@ class VideoFileSink:
             if packet is None:
                 return
             t = float(packet.dts * packet.time_base) if packet.dts is not None else 0.0
+            if self.audio_until is not None and t >= self.audio_until:
+                return  # cut with the video (``audio_until``)
             if seconds is not None and t > seconds:
                 self._pending_audio = packet
                 return

@@ -24,7 +24,7 @@ def make_video(
     frames: int = 10,
     size: tuple[int, int] = (64, 48),
     rate: Fraction | int = Fraction(25),
-    audio: bool = False,
+    audio: bool | str = False,
     vfr: bool = False,
     rotation: int = 0,
     codec: str = "libx264",
@@ -36,7 +36,8 @@ def make_video(
     Args:
         size: (width, height); odd sizes are allowed for codecs that take them (use ``codec="ffv1"``).
         rate: nominal frame rate as a fraction (30000/1001 stays exact).
-        audio: add an AAC track (mono, 16 kHz) covering the video's duration.
+        audio: add an audio track covering the video's duration: True for AAC (mono, 16 kHz), or a codec name
+            such as ``pcm_s16le`` (stereo, 48 kHz, packed s16: what cameras and editors write in MKV/MOV).
         vfr: irregular frame durations (pts gaps alternate 1x and 3x the nominal period).
         rotation: display-matrix rotation in degrees (90, 180, 270) as phones write it.
         images: BGR frames to encode instead of the generated pattern.
@@ -51,9 +52,12 @@ def make_video(
         if rotation:
             vs.set_display_rotation(rotation)
         as_ = None
+        audio_codec = audio if isinstance(audio, str) else "aac"
+        arate, alayout, afmt = (16000, "mono", "fltp") if audio_codec == "aac" else (48000, "stereo", "s16")
         if audio:
-            as_ = out.add_stream("aac", rate=16000)
-            as_.layout = "mono"
+            as_ = out.add_stream(audio_codec, rate=arate)
+            as_.codec_context.layout = alayout
+            as_.codec_context.format = afmt
         pts = 0
         period = int(90000 / rate) if vfr else 1
         for i in range(frames):
@@ -67,14 +71,19 @@ def make_video(
         for packet in vs.encode():
             out.mux(packet)
         if as_ is not None:
-            seconds = float(pts * vs.time_base)
-            n = int(seconds * 16000)
-            t = np.arange(n) / 16000
+            # The muxer may have changed the stream's time base by now (mp4: 1/12800): use the one the pts are in.
+            seconds = float(pts * (Fraction(1, 90000) if vfr else 1 / rate))
+            n = int(seconds * arate)
+            t = np.arange(n) / arate
             samples = (0.3 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
+            if afmt == "s16":  # packed: [1, samples * channels] interleaved
+                samples = np.repeat((samples * 32767).astype(np.int16), 2, axis=1)
             step = 1024
+            width = 2 if afmt == "s16" else 1
             for start in range(0, n, step):
-                af = av.AudioFrame.from_ndarray(samples[:, start : start + step], format="fltp", layout="mono")
-                af.sample_rate = 16000
+                chunk = samples[:, start * width : (start + step) * width]
+                af = av.AudioFrame.from_ndarray(chunk, format=afmt, layout=alayout)
+                af.sample_rate = arate
                 af.pts = start
                 for packet in as_.encode(af):
                     out.mux(packet)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import shutil
 import subprocess
@@ -64,6 +65,21 @@ def test_resume_is_exact(prepared: Path, tmp_path: Path) -> None:
     for key, value in a["model"].items():
         assert torch.equal(value, b["model"][key]), key
     assert a["state"] == b["state"]
+
+
+def test_resume_is_exact_with_the_real_degradation(prepared: Path, tmp_path: Path) -> None:
+    """The degradation's random state (sizes, kernels, CRFs) is checkpointed past the prefetched batches."""
+    straight = train(_cfg(prepared, tmp_path / "a", degradation="real", model="fsrnet_lite_real"))
+    train(_cfg(prepared, tmp_path / "b", steps=3, degradation="real", model="fsrnet_lite_real"))
+    resumed = train(_cfg(prepared, tmp_path / "b", degradation="real", model="fsrnet_lite_real"),
+                    resume=tmp_path / "b" / "last.pt")  # fmt: skip
+    assert straight["steps"] == resumed["steps"] == 6
+    assert _losses(tmp_path / "a") == _losses(tmp_path / "b")
+    meta = read_metadata(straight["weights"])
+    assert json.loads(meta["native_sides"]) == [12, 64] and json.loads(meta["degradation"])["name"] == "real"
+    train(_cfg(prepared, tmp_path / "c", steps=3))
+    with pytest.raises(Exception, match="paper degradation"):
+        train(_cfg(prepared, tmp_path / "c", steps=6, degradation="real"), resume=tmp_path / "c" / "last.pt")
 
 
 def test_checkpoint_describes_itself(prepared: Path, tmp_path: Path) -> None:

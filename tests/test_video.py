@@ -151,3 +151,41 @@ def test_corrupt_packet_in_the_middle_is_skipped_and_counted(tmp_path: Path) -> 
         n = sum(1 for _ in source)
         assert source.corrupt_packets >= 1
     assert n >= 28
+
+
+def _audio_seconds(path: Path) -> float:
+    with av.open(str(path)) as c:
+        stream = c.streams.audio[0]
+        end = 0.0
+        for frame in c.decode(stream):
+            end = max(end, float(frame.time) + frame.samples / frame.sample_rate)
+        return end
+
+
+@pytest.mark.parametrize("container", ["mkv", "mov"])
+def test_pcm_audio_reaches_mp4_with_its_duration(tmp_path: Path, container: str) -> None:
+    """PCM (as cameras and editors write in MKV and MOV) is resampled and re-encoded to AAC for MP4; MKV and
+    MOV outputs take it as it is."""
+    src = make_video(tmp_path / f"in.{container}", frames=25, audio="pcm_s16le", size=(64, 48))
+    with av.open(str(src)) as c:
+        assert c.streams.audio[0].codec_context.name == "pcm_s16le"
+    for ext, codec in (("mp4", "aac"), (container, "pcm_s16le")):
+        dst = tmp_path / f"out_{container}.{ext}"
+        assert transcode(src, dst) == 25
+        with av.open(str(dst)) as c:
+            assert c.streams.audio[0].codec_context.name == codec
+        assert abs(_audio_seconds(dst) - _audio_seconds(src)) < 0.05, ext
+
+
+def test_audio_cut_with_the_video(tmp_path: Path) -> None:
+    src = make_video(tmp_path / "in.mp4", frames=50, audio=True)  # 2 s of video and audio
+    info = VideoFileSource(src).info
+    dst = tmp_path / "cut.mp4"
+    with VideoFileSource(src) as source, VideoFileSink(
+        dst, info.width, info.height, info.time_base, info.rate, audio_from=src, audio_until=1.0
+    ) as sink:
+        for frame in source:
+            if frame.time is not None and frame.time >= 1.0:
+                break
+            sink.write(frame.image, frame.pts)
+    assert abs(_audio_seconds(dst) - 1.0) < 0.1

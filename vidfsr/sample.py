@@ -38,7 +38,9 @@ def make_sample(
         info = source.info
         w, h = max(round(info.width * factor / 2) * 2, 16), max(round(info.height * factor / 2) * 2, 16)
         n = 0
-        with VideoFileSink(out, w, h, info.time_base, info.rate, audio_from=src) as sink:
+        # The audio is cut with the video: a 4 s sample with the source's 10 s of audio would not be a sample.
+        until = (first.time or 0.0) + seconds
+        with VideoFileSink(out, w, h, info.time_base, info.rate, audio_from=src, audio_until=until) as sink:
             for frame in [first, *frames]:
                 if frame.time is not None and first.time is not None and frame.time - first.time >= seconds:
                     break

@@ -16,7 +16,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         epilog="Example: vidfsr train --model fsrnet_lite_x8 --data data/faces128 --out runs/lite_x8 --steps 130000",
     )
     p.add_argument("--model", default="fsrnet_lite_x8", help="registered model name (vidfsr info --model NAME)")
-    p.add_argument("--data", required=True, help="prepared dataset folder")
+    p.add_argument("--data", default="", help="prepared dataset folder (required unless --export)")
     p.add_argument("--out", default="runs/train", help="run folder for checkpoints, logs and weights")
     p.add_argument("--steps", type=int, default=10000)
     p.add_argument("--batch-size", type=int, default=14)
@@ -53,6 +53,12 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--prefetch", type=int, default=2, help="batches assembled ahead in a thread")
     p.add_argument("--init", default="", help="start from these FSRNet weights (.safetensors)")
     p.add_argument("--resume", default=None, help="checkpoint to continue from (e.g. RUN/last.pt)")
+    p.add_argument(
+        "--export",
+        default=None,
+        metavar="OUT.safetensors",
+        help="with --resume CKPT: only write that checkpoint's weights (with metadata) here, e.g. of a running job",
+    )
     p.set_defaults(func=run)
 
 
@@ -61,8 +67,17 @@ def run(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
+    from vidfsr.errors import ConfigError
     from vidfsr.models.registry import model_config
-    from vidfsr.models.train import TrainConfig, train
+    from vidfsr.models.train import TrainConfig, export_checkpoint, train
+
+    if args.export:
+        if not args.resume:
+            raise ConfigError("--export needs the checkpoint to export: --resume RUN/last.pt --export OUT.safetensors")
+        Console().print(f"weights: {export_checkpoint(args.resume, args.export)}")
+        return 0
+    if not args.data:
+        raise ConfigError("no training data: pass --data DIR (a folder made by 'vidfsr prepare')")
 
     from .progress import progress_bar
 
