@@ -10,6 +10,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 from vidfsr import errors, weights
@@ -39,6 +40,10 @@ def test_info_reports_versions_and_encoders(capsys: pytest.CaptureFixture[str]) 
     assert main(["info"]) == 0
     out = capsys.readouterr().out
     assert "torch" in out and "libx264" in out and "weights searched in" in out
+    assert "fsrnet_lite_x8" in out and "paper protocol" in out  # the shipped weights are listed
+    from vidfsr.info import _opens
+
+    assert _opens("libx264") and not _opens("h264_nvenc")  # listed only where it opens (no GPU here)
 
 
 def test_info_model_prints_params_and_macs(capsys: pytest.CaptureFixture[str]) -> None:
@@ -57,6 +62,59 @@ def test_missing_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Cap
     assert main(["prepare", str(tmp_path / "nope"), str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert "no such file" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (["OUT.xyz"], "not a video container"),
+        (["OUT"], "no extension"),
+        (["OUT.mp4", "--scale", "100"], "between 0.1 and 16"),
+        (["OUT.mp4", "--scale", "16"], "beyond H.264"),
+        (["OUT.mp4", "--compare", "CMP"], "no extension"),
+    ],
+)
+def test_bad_enhance_arguments_are_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    from .media import make_video
+
+    src = make_video(tmp_path / "in.mp4", frames=3, size=(640, 360))
+    args = [str(tmp_path / a) if a.startswith(("OUT", "CMP")) else a for a in extra]
+    assert main(["enhance", str(src), *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) <= 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]  # nothing written
+
+
+def test_garbage_input_fails_before_models_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import vidfsr.api
+
+    garbage = tmp_path / "garbage.mp4"
+    garbage.write_bytes(b"not a video" * 100)
+    monkeypatch.setattr(vidfsr.api, "load_models", lambda names: pytest.fail("models loaded before the input"))
+    assert main(["enhance", str(garbage), str(tmp_path / "out.mp4")]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "image, message",
+    [
+        (np.zeros((64, 64), np.uint8), "COLOR_GRAY2BGR"),
+        (np.zeros((64, 64, 4), np.uint8), "COLOR_BGRA2BGR"),
+        (np.zeros((64, 64, 3), np.float32), "uint8"),
+        ([[1, 2], [3, 4]], "numpy array"),
+        (np.zeros((64, 64, 5), np.uint8), "shape"),
+    ],
+)
+def test_frame_enhancer_says_how_to_fix_bad_arrays(image, message: str) -> None:
+    from vidfsr.api import check_image
+    from vidfsr.errors import InputError
+
+    with pytest.raises(InputError, match=message):
+        check_image(image)
 
 
 def test_debug_shows_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

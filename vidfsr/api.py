@@ -80,8 +80,10 @@ class EnhanceOptions:
         if isinstance(kwargs.get("models"), str):
             kwargs["models"] = (kwargs["models"],)
         opts = from_dict(cls, kwargs, "enhance option")
-        if opts.scale <= 0 or opts.batch_size < 1 or opts.detect_every < 1:
-            raise ConfigError("scale must be > 0, batch_size and detect_every >= 1")
+        if not 0.1 <= opts.scale <= 16:
+            raise ConfigError(f"--scale must be between 0.1 and 16 (output size / input size), got {opts.scale:g}")
+        if opts.batch_size < 1 or opts.detect_every < 1:
+            raise ConfigError("batch_size and detect_every must be >= 1")
         if opts.backend not in ("auto", "torch", "onnx", "compile"):
             raise ConfigError(f"backend must be auto, torch, onnx or compile, got {opts.backend!r}")
         if opts.mask not in ("ellipse", "parsing"):
@@ -205,6 +207,28 @@ def enhance_video(
     return _enhance_stream(str(src), str(dst), opts, progress, max_frames)
 
 
+VIDEO_EXTS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts")
+MAX_SIDE = 8192  # H.264's largest level (6.2) tops out at 8192x4320
+
+
+def check_video_output(path: str) -> None:
+    """Refuse an output whose container cannot be told from its name, before anything is computed."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in VIDEO_EXTS:
+        what = f"extension {suffix!r}" if suffix else "no extension"
+        raise InputError(f"{path}: {what} is not a video container vidfsr writes; use one of {', '.join(VIDEO_EXTS)}")
+
+
+def check_output_size(width: int, height: int, scale: float) -> None:
+    w, h = round(width * scale), round(height * scale)
+    if max(w, h) > MAX_SIDE:
+        fit = MAX_SIDE / max(width, height)
+        raise InputError(
+            f"--scale {scale:g} makes {width}x{height} frames {w}x{h}, beyond H.264's {MAX_SIDE} px; "
+            f"use --scale {int(fit * 100) / 100:g} or less"
+        )
+
+
 def _enhance_stream(src: str, dst: str, opts: EnhanceOptions, progress, max_frames: int) -> dict[str, Any]:
     import itertools
 
@@ -214,14 +238,20 @@ def _enhance_stream(src: str, dst: str, opts: EnhanceOptions, progress, max_fram
     live = "://" in src
     if not live and "://" not in dst and Path(dst).resolve() == Path(src).resolve():
         raise InputError(f"{dst}: output would overwrite the input")
-    runner = build_runner(opts)
-    if live:
-        # Short queues: every frame waiting between stages is latency (BENCHMARKS.md, live latency).
-        runner.config = dataclasses.replace(runner.config, queue_size=LIVE_QUEUE)
+    if "://" not in dst:
+        check_video_output(dst)
+    if opts.compare:
+        check_video_output(opts.compare)
     encode = EncodeOptions(opts.codec, opts.crf, opts.preset, opts.pix_fmt)
     audio = None if live else src
+    # The input is opened before the models load: a bad input fails in a moment, not after seconds of loading.
     with RtspSource(src) if live else VideoFileSource(src) as source:
         info = source.info
+        check_output_size(info.width, info.height, opts.scale)
+        runner = build_runner(opts)
+        if live:
+            # Short queues: every frame waiting between stages is latency (BENCHMARKS.md, live latency).
+            runner.config = dataclasses.replace(runner.config, queue_size=LIVE_QUEUE)
         width, height = runner.output_size(info.width, info.height)
         sinks = [VideoFileSink(dst, width, height, info.time_base, info.rate, audio, encode)]
         if opts.compare:
@@ -271,6 +301,10 @@ def _enhance_images(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dic
         raise InputError(f"{src}: no images found")
     if src.is_dir() and _is_image(dst):
         raise InputError(f"{dst}: a folder of images needs an output folder")
+    if not src.is_dir() and not _is_image(dst):
+        from .pipelines.types import IMAGE_EXTS
+
+        raise InputError(f"{dst}: an image input needs an image output ({', '.join(sorted(IMAGE_EXTS))})")
     runner = build_runner(dataclasses.replace(opts, detect_every=1))
     # A still has no history: every detection is a face at once.
     runner.config = dataclasses.replace(runner.config, tracker=TrackerConfig(min_hits=1))
@@ -280,6 +314,7 @@ def _enhance_images(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dic
         if image is None:
             logger.warning("%s: unreadable image, skipped", path)
             continue
+        check_output_size(image.shape[1], image.shape[0], opts.scale)
         runner.tracker = type(runner.tracker)(runner.config.tracker)
         out_path = dst / path.relative_to(src) if src.is_dir() else dst
         out_path.parent.mkdir(parents=True, exist_ok=True)
@@ -296,6 +331,27 @@ def _enhance_images(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dic
     return summary
 
 
+def check_image(image: Any) -> None:
+    """One line on how to fix an array the pipeline cannot take (instead of OpenCV's or torch's own words)."""
+    import numpy as np
+
+    if not isinstance(image, np.ndarray):
+        raise InputError(f"expected a numpy array (H x W x 3, uint8, BGR), got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise InputError(
+            f"expected uint8 pixels (0-255), got {image.dtype}; if it is float in [0, 1], convert with "
+            "np.clip(img * 255, 0, 255).astype(np.uint8)"
+        )
+    if image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 1):
+        raise InputError(
+            "expected a colour image (H x W x 3, BGR), got grayscale; use cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)"
+        )
+    if image.ndim == 3 and image.shape[2] == 4:
+        raise InputError("expected 3 channels (BGR), got 4 (BGRA); use cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)")
+    if image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 1:
+        raise InputError(f"expected an H x W x 3 BGR image, got an array of shape {image.shape}")
+
+
 class FrameEnhancer:
     """Frame-level API: ``FrameEnhancer(**options)(bgr_image) -> bgr_image``, tracking across calls.
 
@@ -310,6 +366,7 @@ class FrameEnhancer:
     def __call__(self, image) -> Any:
         from .pipelines.types import Frame
 
+        check_image(image)
         out: list = []
         self.runner.run([Frame(self._index, image)], lambda f, img: out.append(img))
         self._index += 1

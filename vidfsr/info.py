@@ -17,6 +17,7 @@ class Info:
     devices: list[str]
     weight_dirs: list[str]
     model: dict[str, str] = field(default_factory=dict)
+    shipped: list[str] = field(default_factory=list)
 
 
 def _version(module: str) -> str:
@@ -27,6 +28,49 @@ def _version(module: str) -> str:
     return str(getattr(mod, "__version__", "?"))
 
 
+def _opens(encoder: str) -> bool:
+    """Whether the encoder really opens here: FFmpeg builds list h264_nvenc or h264_qsv on machines where
+    they cannot start (no GPU, no driver)."""
+    from fractions import Fraction
+
+    import av
+
+    try:
+        ctx = av.CodecContext.create(encoder, "w")
+        ctx.width, ctx.height, ctx.pix_fmt, ctx.time_base = 64, 64, "yuv420p", Fraction(1, 25)
+        ctx.open()
+    except Exception:
+        return False
+    return True
+
+
+def shipped_weights() -> list[str]:
+    """One line per weights file bundled in the package: name, face sizes served, degradation, metrics."""
+    import json
+    from pathlib import Path
+
+    lines = []
+    folder = Path(__file__).parent / "weights"
+    for path in sorted(folder.glob("*.safetensors")):
+        try:
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="np") as f:
+                meta = dict(f.metadata() or {})
+        except Exception as exc:
+            lines.append(f"{path.stem}: unreadable ({exc})")
+            continue
+        deg = json.loads(meta.get("degradation", "{}")).get("name", "paper")
+        sides = meta.get("native_sides")
+        arch = json.loads(meta.get("arch", "{}"))
+        if deg == "real" and sides:
+            lo, hi = json.loads(sides)
+            lines.append(f"{path.stem}: face crops of {lo:g}-{hi:g} px, real-world degradation (default)")
+        else:
+            lines.append(f"{path.stem}: x{arch.get('scale', '?')}, paper protocol (bicubic degradation)")
+    return lines
+
+
 def gather_info(model: str | None = None) -> Info:
     versions = {"vidfsr": __version__, "python": platform.python_version()}
     for mod in ("torch", "av", "cv2", "numpy", "onnxruntime"):
@@ -35,7 +79,7 @@ def gather_info(model: str | None = None) -> Info:
     try:
         import av
 
-        encoders = [name for name in H264_ENCODERS if name in av.codecs_available]
+        encoders = [name for name in H264_ENCODERS if name in av.codecs_available and _opens(name)]
         versions["ffmpeg (PyAV)"] = ".".join(str(x) for x in av.library_versions["libavcodec"])
     except ImportError:
         pass
@@ -53,7 +97,8 @@ def gather_info(model: str | None = None) -> Info:
         from vidfsr.models import describe_model
 
         model_info = describe_model(model)
-    return Info(versions, encoders, devices, [str(d) for d in weights.search_dirs()], model_info)
+    dirs = [str(d) for d in weights.search_dirs()]
+    return Info(versions, encoders, devices, dirs, model_info, shipped_weights())
 
 
 def render_info(info: Info, console) -> None:
@@ -66,6 +111,7 @@ def render_info(info: Info, console) -> None:
         table.add_row(key, value)
     table.add_row("H.264 encoders", ", ".join(info.h264_encoders) or "none")
     table.add_row("devices", "\n".join(info.devices))
+    table.add_row("shipped weights", "\n".join(info.shipped) or "none")
     table.add_row("weights searched in", "\n".join(info.weight_dirs))
     for key, value in info.model.items():
         table.add_row(key, value)

@@ -13,10 +13,17 @@ def add(sub: argparse._SubParsersAction) -> None:
         "  vidfsr eval --model fsrnet_lite_x8 --hr HR --tta",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--model", help="shipped weights name or a .safetensors path")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--model", help="shipped weights name or a .safetensors path (default: vidfsr's default model)")
     what.add_argument("--bicubic", action="store_true", help="evaluate plain bicubic upsampling")
-    p.add_argument("--hr", required=True, help="folder of 128x128 HR crops")
+    p.add_argument("--hr", default=None, help="folder of 128x128 HR crops (default: the shared celeba1000/HR)")
+    p.add_argument(
+        "--degradation",
+        choices=["auto", "paper", "real"],
+        default="auto",
+        help="LR synthesis when --lr is not given: paper (bicubic x scale), real (the real-world degradation, "
+        "fixed seed); auto: what the model was trained with",
+    )
     p.add_argument("--lr", help="folder of LR files with the same names (stored upsampled to 128x128)")
     p.add_argument("--scale", type=int, choices=[2, 4, 8], help="LR factor (default: the model's; 8 for --bicubic)")
     p.add_argument("--save", help="write each output as PNG named like its HR file")
@@ -38,16 +45,34 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from vidfsr.api import DEFAULT_WEIGHTS
     from vidfsr.config import resolve_device
-    from vidfsr.errors import ConfigError
-    from vidfsr.models.evaluate import landmark_nrmse, load_eval_set, score, super_resolve
-    from vidfsr.models.io import load_model
+    from vidfsr.errors import AssetNotFoundError, ConfigError
+    from vidfsr.models.evaluate import landmark_nrmse, load_eval_set, real_eval_set, score, super_resolve
+    from vidfsr.models.io import load_model_meta
+    from vidfsr.shared import shared_dir
 
-    model = None if args.bicubic else load_model(args.model, resolve_device(args.device))
+    model, meta, name = None, {}, args.model
+    if not args.bicubic:
+        for candidate in [args.model] if args.model else DEFAULT_WEIGHTS:
+            try:
+                model, meta = load_model_meta(candidate, resolve_device(args.device))
+                name = candidate
+                break
+            except AssetNotFoundError:
+                if args.model or candidate == DEFAULT_WEIGHTS[-1]:
+                    raise
+    hr = args.hr or str(shared_dir() / "data/faces/test/celeba1000/HR")
+    degradation = args.degradation
+    if degradation == "auto":
+        degradation = "real" if '"real"' in meta.get("degradation", "") else "paper"
     scale = args.scale or (model.cfg.scale if model is not None else 8)
-    if model is not None and args.scale and args.scale != model.cfg.scale:
+    if model is not None and args.scale and args.scale != model.cfg.scale and degradation == "paper":
         raise ConfigError(f"--scale {args.scale} does not match the model's scale {model.cfg.scale}")
-    data = load_eval_set(args.hr, scale, args.lr, args.limit)
+    if args.lr is None and degradation == "real":
+        data = real_eval_set(hr, args.limit)
+    else:
+        data = load_eval_set(hr, scale, args.lr, args.limit)
     marks = None
     if model is None:
         sr = data.lr_up
@@ -73,8 +98,9 @@ def run(args: argparse.Namespace) -> int:
             for i, name in enumerate(data.names):
                 extra = [f"{nrmse[i]:.5f}"] if nrmse is not None else []
                 w.writerow([name, f"{psnr[i]:.4f}", f"{ssim[i]:.5f}", *extra])
-    label = "bicubic" if model is None else f"{args.model}{' +TTA' if args.tta else ''}"
-    table = Table(title=f"x{scale} on {args.hr} ({len(data.names)} faces, Y channel)")
+    label = "bicubic" if model is None else f"{name}{' +TTA' if args.tta else ''}"
+    what = f"x{scale}" if degradation == "paper" or args.lr else "real-world degradation (seed 2026)"
+    table = Table(title=f"{what} on {hr} ({len(data.names)} faces, Y channel)")
     for col in ("method", "PSNR (dB)", "SSIM", *(["NRMSE"] if nrmse is not None else [])):
         table.add_column(col)
     row = [label, f"{psnr.mean():.2f}", f"{ssim.mean():.4f}", *([f"{nrmse.mean():.4f}"] if nrmse is not None else [])]
