@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from .blend import BlendConfig, paste_inplace
+from .croprule import crop_boxes
 from .crops import FaceJob, ModelRange, make_jobs
 from .detect import Detector
 from .shots import ShotCutDetector
@@ -56,6 +57,7 @@ class RunConfig:
         flicker.
     blend: blending options.
     tracker: tracker options.
+    keep_best: keep each track's best face for the report (``--save-faces``); off, nothing per face is kept.
     """
 
     scale: float = 2.0
@@ -67,6 +69,7 @@ class RunConfig:
     temporal: float = 0.0
     blend: BlendConfig = field(default_factory=BlendConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    keep_best: bool = False
 
 
 @dataclass
@@ -144,25 +147,34 @@ def align_previous(prev: np.ndarray, prev_xyxy: np.ndarray, cur_xyxy: np.ndarray
 
 
 class BestFaces:
-    """Keeps, per track, the enhanced face from its best frame (for ``--save-faces``)."""
+    """Per track, the face from its best frame: the enhanced one, or for a face no model serves, the face as it
+    was resized, with the reason (for ``--save-faces``: a reviewer gets every person, enhanced or not)."""
 
     def __init__(self) -> None:
-        self.faces: dict[int, tuple[float, int, np.ndarray, list[float]]] = {}
+        # track -> (enhanced, quality, frame index, face image, output box, reason)
+        self.faces: dict[int, tuple[bool, float, int, np.ndarray, list[float], str]] = {}
 
-    def offer(self, job: FaceJob, quality: float, face: np.ndarray, box: np.ndarray) -> None:
-        best = self.faces.get(job.track_id)
-        if best is None or quality > best[0]:
-            self.faces[job.track_id] = (quality, job.frame_index, face, [round(float(v), 1) for v in box])
+    def offer(self, track_id: int, frame_index: int, quality: float, face: np.ndarray, box: np.ndarray,
+              reason: str = "") -> None:  # fmt: skip
+        enhanced = not reason
+        best = self.faces.get(track_id)
+        if best is None or (enhanced, quality) > (best[0], best[1]):  # an enhanced face beats any other
+            self.faces[track_id] = (enhanced, quality, frame_index, face.copy(), [round(float(v), 1) for v in box],
+                                    reason)  # fmt: skip
+
+    def drop(self, track_id: int) -> None:
+        self.faces.pop(track_id, None)
 
     def save(self, folder: Path, tracks: dict[int, Any]) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         report = []
-        for tid, (_quality, frame_index, face, box) in sorted(self.faces.items()):
+        for tid, (enhanced, _quality, frame_index, face, box, reason) in sorted(self.faces.items()):
             name = f"track{tid:04d}_frame{frame_index:06d}.png"
             cv2.imwrite(str(folder / name), face)
             rec = tracks.get(tid)
             report.append({
                 "track_id": tid, "image": name, "best_frame": frame_index, "box_xyxy": box,
+                "enhanced": enhanced, **({"reason": reason} if reason else {}),
                 "first_frame": rec.first_frame if rec else frame_index,
                 "last_frame": rec.last_frame if rec else frame_index,
             })  # fmt: skip
@@ -266,9 +278,32 @@ class Runner:
                 face = self._smooth(job)
             box = job.crop_xyxy * np.array([size[0] / w, size[1] / h, size[0] / w, size[1] / h])
             paste_inplace(canvas, face, box, cfg.blend, job.mask)
-            quality = float(box[2] - box[0]) * job.score
-            self.best.offer(job, quality, face, box)
+            if cfg.keep_best:
+                self.best.offer(job.track_id, job.frame_index, float(box[2] - box[0]) * job.score, face, box)
+        if cfg.keep_best:
+            self._offer_passed_through(item, canvas, (size[0] / w, size[1] / h))
         return canvas
+
+    def _offer_passed_through(self, item: _Item, canvas: np.ndarray, factor: tuple[float, float]) -> None:
+        """Faces no model served still belong in the report: their region of the output, and why."""
+        if not len(item.faces) or item.faces.track_id is None:
+            return
+        enhanced = {j.track_id for j in item.jobs}
+        boxes = crop_boxes(item.faces.xyxy)
+        ranges = self.enhancer.ranges
+        served = ", ".join(f"{r.lo:g}-{r.hi:g}" for r in ranges) or "none"
+        for tid, box, score in zip(item.faces.track_id, boxes, item.faces.score, strict=True):
+            if int(tid) in enhanced:
+                continue
+            side = float(box[2] - box[0])
+            out = box * np.array([factor[0], factor[1], factor[0], factor[1]])
+            x0, y0 = max(int(out[0]), 0), max(int(out[1]), 0)
+            x1, y1 = min(int(np.ceil(out[2])), canvas.shape[1]), min(int(np.ceil(out[3])), canvas.shape[0])
+            if x1 <= x0 or y1 <= y0:
+                continue
+            reason = f"face crop of {side:.0f} px is outside the models' range ({served} px): resized like the frame"
+            self.best.offer(int(tid), item.frame.index, float(out[2] - out[0]) * float(score), canvas[y0:y1, x0:x1],
+                            out, reason)  # fmt: skip
 
     def _smooth(self, job: FaceJob) -> np.ndarray:
         """Temporal smoothing of the detail the model adds (its output minus its input), aligned by the crop

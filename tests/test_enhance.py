@@ -241,6 +241,23 @@ def test_enhance_video_end_to_end(tiny_weights: list[str], face_images: list[np.
     assert len(report["tracks"]) >= 2
     for t in report["tracks"]:
         assert (faces_dir / t["image"]).exists() and t["first_frame"] <= t["best_frame"] <= t["last_frame"]
+        assert t["enhanced"] is True
+
+
+def test_save_faces_reports_faces_no_model_serves(
+    tiny_weights: list[str], face_images: list[np.ndarray], tmp_path: Path
+) -> None:
+    """The 56 px faces (crops ~60 px) are outside the tiny x8 model's range: they pass through, and the report
+    still lists each person, marked not enhanced, with the reason."""
+    src = write_face_clip(tmp_path / "in.mp4", face_images, audio=False)
+    faces_dir = tmp_path / "faces"
+    result = vidfsr.enhance_video(src, tmp_path / "out.mp4", models=(tiny_weights[0],), save_faces=str(faces_dir))
+    assert result["faces_enhanced"] == 0
+    report = json.loads((faces_dir / "tracks.json").read_text())["tracks"]
+    assert len(report) >= 2
+    for t in report:
+        assert t["enhanced"] is False and "outside the models' range (12-24 px)" in t["reason"]
+        assert cv2.imread(str(faces_dir / t["image"])).shape[0] > 60  # the face as it appears in the output
 
 
 def test_enhance_cli_images_and_folders(tiny_weights: list[str], face_images: list[np.ndarray], tmp_path: Path) -> None:

@@ -173,6 +173,7 @@ def build_runner(opts: EnhanceOptions):
         batch_size=max(opts.batch_size, 8),
         temporal=opts.temporal,
         blend=BlendConfig(strength=opts.blend, mask=opts.mask),
+        keep_best=bool(opts.save_faces),
     )
     return Runner(detector, enhancer, config)
 
