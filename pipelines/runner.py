@@ -193,7 +193,8 @@ class Runner:
         self.tracker = Tracker(self.config.tracker)
         self.best = BestFaces()
         self.summary = RunSummary()
-        self._previous: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # track -> (enhanced crop, crop box)
+        self._previous: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # track -> (added detail, crop box)
+        self._ended: list[tuple[int, int]] = []  # (frame index, track id) of ended tracks, not yet evicted
         self._count_lock = threading.Lock()
 
     def output_size(self, width: int, height: int) -> tuple[int, int]:
@@ -220,6 +221,9 @@ class Runner:
             if detections is not None:
                 self.summary.faces_detected += len(detections)
             faces = self.tracker.update(detections)
+            for event in self.tracker.pop_events():
+                if event.kind == "ended":
+                    self._track_ended(event.track_id, frame.index)
             jobs = make_jobs(frame, faces, self.enhancer.ranges, cfg.force)
             t["detect+track"] = t.get("detect+track", 0.0) + time.perf_counter() - t0
             with self._count_lock:
@@ -271,6 +275,7 @@ class Runner:
         size = self.output_size(w, h)
         # Bicubic, what any player shows: bilinear cost 1.8 dB in the face region at 8x (issue 12).
         canvas = item.frame.image.copy() if size == (w, h) else resize_background(item.frame.image, size)
+        self._evict(item.frame.index)
         for job in item.jobs:
             assert job.sr is not None
             face = job.sr
@@ -304,6 +309,26 @@ class Runner:
             reason = f"face crop of {side:.0f} px is outside the models' range ({served} px): resized like the frame"
             self.best.offer(int(tid), item.frame.index, float(out[2] - out[0]) * float(score), canvas[y0:y1, x0:x1],
                             out, reason)  # fmt: skip
+
+    def _track_ended(self, track_id: int, frame_index: int) -> None:
+        """Every per-track state goes with its track: memory follows the live tracks, not the run's length.
+
+        Runs in the analysis thread while render (another thread) may still read the smoothing state of frames
+        in flight, so the drop is handed to render through a queue-ordered list instead of done here.
+        """
+        with self._count_lock:
+            self._ended.append((frame_index, track_id))
+        if not self.config.keep_best:
+            self.tracker.forget(track_id)
+
+    def _evict(self, frame_index: int) -> None:
+        """Drop the smoothing state of tracks that ended by ``frame_index`` (called by render, in frame order:
+        a track that ended at frame f has no face in frame f or later)."""
+        with self._count_lock:
+            due = [tid for f, tid in self._ended if f <= frame_index]
+            self._ended = [(f, tid) for f, tid in self._ended if f > frame_index]
+        for tid in due:
+            self._previous.pop(tid, None)
 
     def _smooth(self, job: FaceJob) -> np.ndarray:
         """Temporal smoothing of the detail the model adds (its output minus its input), aligned by the crop
@@ -351,7 +376,7 @@ class Runner:
                 t["blend"] = t.get("blend", 0.0) + t1 - t0
                 t["encode"] = t.get("encode", 0.0) + time.perf_counter() - t1
                 self.summary.frames += 1
-                self.summary.tracks = len(self.tracker.records)
+                self.summary.tracks = self.tracker.tracks_started
                 self.summary.seconds = time.perf_counter() - start
                 if progress:
                     progress(self.summary)

@@ -53,6 +53,15 @@ class TrackRecord:
     best_xyxy: np.ndarray = field(repr=False)
 
 
+@dataclass(frozen=True)
+class TrackEvent:
+    """A reported track started or ended at ``frame``: the runner drops every per-track state on "ended"."""
+
+    kind: str  # "started" | "ended"
+    track_id: int
+    frame: int
+
+
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU matrix between [N,4] and [M,4] xyxy boxes."""
     x0 = np.maximum(a[:, None, 0], b[None, :, 0])
@@ -135,10 +144,29 @@ class Tracker:
         self._next_id = 1
         self.frame = -1
         self.records: dict[int, TrackRecord] = {}
+        self.tracks_started = 0
+        self._reported: set[int] = set()
+        self._events: list[TrackEvent] = []
 
     def reset(self) -> None:
         """End every track (a shot cut): ids are never reused."""
         self._tracks = []
+        self._end_missing()
+
+    def pop_events(self) -> list[TrackEvent]:
+        """Tracks started and ended since the last call, in order."""
+        events, self._events = self._events, []
+        return events
+
+    def forget(self, track_id: int) -> None:
+        """Drop an ended track's record (when nobody will ask for the report)."""
+        self.records.pop(track_id, None)
+
+    def _end_missing(self) -> None:
+        alive = {t.id for t in self._tracks}
+        for tid in sorted(self._reported - alive):
+            self._reported.discard(tid)
+            self._events.append(TrackEvent("ended", tid, self.frame))
 
     def update(self, faces: Faces | None) -> Faces:
         """Advance one frame. ``faces`` are this frame's detections, or None on frames without detection."""
@@ -147,7 +175,13 @@ class Tracker:
             t.predict()
         if faces is not None:
             self._associate(faces)
+            self._end_missing()
         live = [t for t in self._tracks if t.hits >= self.config.min_hits]
+        for t in live:
+            if t.id not in self._reported:
+                self._reported.add(t.id)
+                self.tracks_started += 1
+                self._events.append(TrackEvent("started", t.id, self.frame))
         if not live:
             return Faces.empty()
         out = Faces(

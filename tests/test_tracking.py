@@ -10,7 +10,7 @@ import pytest
 from vidfsr.pipelines.detect import DetectorConfig, HaarDetector, YuNetDetector, create_detector
 from vidfsr.pipelines.shots import ShotCutDetector
 from vidfsr.pipelines.track import Tracker, TrackerConfig
-from vidfsr.pipelines.types import Faces
+from vidfsr.pipelines.types import Faces, Frame
 
 
 def faces(*boxes: tuple[float, float, float, float]) -> Faces:
@@ -219,3 +219,63 @@ def test_insightface_backend_needs_its_extra() -> None:
         create_detector("insightface:/tmp/det_10g.onnx")
     with pytest.raises(InputError, match="did you mean"):
         create_detector("yunett")
+
+
+def test_tracker_announces_started_and_ended_tracks() -> None:
+    tracker = Tracker(TrackerConfig(min_hits=2, max_misses=1))
+    face = Faces(np.array([[10, 10, 50, 50]], np.float32), np.ones(1, np.float32))
+    events = []
+    for _ in range(3):
+        tracker.update(face)
+        events += tracker.pop_events()
+    assert [(e.kind, e.track_id) for e in events] == [("started", 1)]
+    for _ in range(3):
+        tracker.update(Faces.empty())
+        events += tracker.pop_events()
+    assert [(e.kind, e.track_id) for e in events] == [("started", 1), ("ended", 1)]
+    tracker.update(face)
+    tracker.update(face)
+    tracker.reset()  # a shot cut ends every track
+    assert [(e.kind, e.track_id) for e in tracker.pop_events()] == [("started", 2), ("ended", 2)]
+    assert tracker.tracks_started == 2
+
+
+def test_runner_evicts_per_track_state_when_tracks_end(shared: Path) -> None:
+    """1,000 short tracks leave nothing behind: smoothing state and records follow the live tracks only."""
+    from vidfsr.pipelines.crops import ModelRange
+    from vidfsr.pipelines.runner import RunConfig, Runner
+
+    class Identity:
+        ranges = (ModelRange(4, 500),)
+
+        def __call__(self, crops, model):
+            return crops.copy(), None
+
+    class Scripted:
+        """A face appears for 3 frames at a new place, then 3 empty frames: one track per appearance."""
+
+        def __call__(self, image):
+            return self.next
+
+    det = Scripted()
+    runner = Runner(det, Identity(), RunConfig(scale=1.0, temporal=0.5, tracker=TrackerConfig(max_misses=1)))
+    boxes = []
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        x, y = rng.uniform(10, 200, 2)
+        for j in range(6):
+            boxes.append(Faces(np.array([[x, y, x + 40, y + 40]], np.float32), np.ones(1, np.float32))
+                         if j < 3 else Faces.empty())  # fmt: skip
+    image = np.full((256, 256, 3), 90, np.uint8)
+    it = iter(boxes)
+
+    def gen():
+        for i in range(len(boxes)):
+            det.next = next(it)
+            yield Frame(i, image)
+
+    sizes = []
+    runner.run(gen(), lambda f, img: sizes.append(len(runner._previous)))
+    assert runner.summary.tracks == 300
+    assert max(sizes) <= 2 and len(runner._previous) <= 1
+    assert len(runner.tracker.records) <= 1  # no report asked for: records go with their tracks
