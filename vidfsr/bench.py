@@ -78,7 +78,9 @@ def _enhancer(model, path: str, batch: int, device: str):
         raise ConfigError(f"unknown path {path!r}{close_match_hint(path, PATHS)}; choose from {', '.join(PATHS)}")
     backend, precision, channels_last = PATHS[path]
     config = EnhancerConfig(batch, precision, channels_last, False, backend)
-    return Enhancer({model.cfg.lr_size: model}, device, config)  # every backend works on its own copy
+    from .pipelines.crops import ModelRange
+
+    return Enhancer({ModelRange(0, 1e9): model}, device, config)  # every backend works on its own copy
 
 
 def speed(
@@ -102,7 +104,7 @@ def speed(
     for name in models:
         model, trained = _load(name)
         flops = 2 * count_macs(model)
-        side = model.cfg.lr_size
+        side = 0  # the enhancer holds this one model
         for batch in batches:
             crops = np.random.default_rng(0).integers(0, 256, (batch, 128, 128, 3), dtype=np.uint8)
             runs, first = {}, {}
@@ -149,7 +151,7 @@ def accuracy(
         bgr = np.ascontiguousarray(data.lr_up[..., ::-1])
         results = {}
         for path in dict.fromkeys(("torch-fp32", *paths)):
-            sr = _enhancer(model, path, 8, device)(bgr, model.cfg.lr_size)[0][..., ::-1]
+            sr = _enhancer(model, path, 8, device)(bgr, 0)[0][..., ::-1]
             psnr, ssim = score(np.ascontiguousarray(sr), data.hr)
             results[path] = (float(psnr.mean()), float(ssim.mean()))
         ref = results["torch-fp32"][0]
