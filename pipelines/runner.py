@@ -21,12 +21,14 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from vidfsr.errors import VidfsrError
+
 from .blend import BlendConfig, paste_inplace
 from .croprule import crop_boxes
 from .crops import FaceJob, ModelRange, make_jobs
 from .detect import Detector
 from .shots import ShotCutDetector
-from .threads import END, Stages, Stopped
+from .threads import END, Stages, Stopped, stage_error
 from .track import Tracker, TrackerConfig
 from .types import Faces, Frame
 
@@ -365,9 +367,15 @@ class Runner:
                 if item is END:
                     break
                 t0 = time.perf_counter()
-                image = self.render(item)
+                try:
+                    image = self.render(item)
+                except Exception as exc:
+                    raise stage_error("blend", exc) from exc
                 t1 = time.perf_counter()
-                write(item.frame, image)
+                try:
+                    write(item.frame, image)
+                except (VidfsrError, OSError) as exc:
+                    raise stage_error("encode", exc) from exc
                 if item.frame.received is not None:
                     self.summary.add_latency(time.monotonic() - item.frame.received)
                 with self._count_lock:

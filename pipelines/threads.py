@@ -12,10 +12,22 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from vidfsr.errors import PipelineError
+from vidfsr.errors import PipelineError, VidfsrError
 
 END = object()  # end-of-stream marker passed down the queues
 _SLICE = 0.05
+
+
+def stage_error(stage: str, exc: BaseException) -> BaseException:
+    """The error to raise in the caller for ``exc`` raised in ``stage``: vidfsr's own errors keep their type (so
+    ``except StreamError`` works whichever thread failed), others become a PipelineError; both name the stage."""
+    message = f"the {stage} stage failed: {exc}"
+    if isinstance(exc, VidfsrError):
+        try:
+            return type(exc)(message)
+        except TypeError:  # a subclass with another signature
+            return PipelineError(message)
+    return PipelineError(message)
 
 
 class Stopped(Exception):
@@ -78,9 +90,15 @@ class Stages:
     def check(self) -> None:
         """Re-raise a worker's error in the calling thread."""
         if self.error is not None:
-            raise PipelineError(f"the {self.error_stage} stage failed: {self.error}") from self.error
+            raise stage_error(self.error_stage, self.error) from self.error
 
-    def shutdown(self, timeout: float = 10.0) -> None:
+    def shutdown(self, timeout: float = 1.0) -> None:
+        """Stop every stage and wait at most ``timeout`` seconds in all: every stop path (an error, Ctrl-C,
+        SIGTERM) ends within a second. A stage stuck in a blocking call (a frozen camera's socket read) is a
+        daemon thread, left to end with its call instead of holding up the caller."""
+        import time
+
         self.stop.set()
+        deadline = time.monotonic() + timeout
         for t in self.threads:
-            t.join(timeout)
+            t.join(max(deadline - time.monotonic(), 0.0))

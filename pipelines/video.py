@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 # Audio codecs the MP4/MOV muxers accept as a stream copy; anything else is re-encoded to AAC there.
 MP4_AUDIO = {"aac", "mp3", "ac3", "eac3", "alac", "opus", "flac"}
+FRAGMENTED = (".mp4", ".m4v", ".mov")
 AAC_RATES = {8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 64000, 88200, 96000}
 
 
@@ -185,6 +186,21 @@ class EncodeOptions:
     threads: int = 0
 
 
+def finalise_mp4(src: Path, dst: Path) -> None:
+    """Rewrite a fragmented MP4/MOV as a plain one (index up front) by copying its packets: what every player and
+    editor expects of a finished file. Written to a temporary name and renamed, so ``dst`` is never half made."""
+    tmp = dst.with_name(dst.stem + ".finalising" + dst.suffix)
+    fmt = "mov" if dst.suffix.lower() == ".mov" else "mp4"
+    with av.open(str(src)) as inp, av.open(str(tmp), "w", format=fmt, options={"movflags": "+faststart"}) as out:
+        streams = {s.index: out.add_stream_from_template(s) for s in inp.streams if s.type in ("video", "audio")}
+        for packet in inp.demux(*[inp.streams[i] for i in streams]):
+            if packet.dts is None:
+                continue
+            packet.stream = streams[packet.stream.index]
+            out.mux(packet)
+    tmp.replace(dst)
+
+
 class VideoFileSink:
     """Write BGR frames to a video file with the source's timestamps and (copied) audio.
 
@@ -221,6 +237,7 @@ class VideoFileSink:
         self.frames_written = 0
         self._last_pts: int | None = None
         self._closed = False
+        self.fragmented = False
         try:
             if self.live:
                 scheme = text.split("://", 1)[0].lower()
@@ -229,7 +246,14 @@ class VideoFileSink:
                 self._out = av.open(text, "w", format=fmt, options=opts)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._out = av.open(str(self.partial), "w")
+                self._keep_stale_partial()
+                self.fragmented = self.path.suffix.lower() in FRAGMENTED
+                # MP4/MOV written as 1 s fragments, each flushed to the OS: playable at every moment, so a
+                # SIGKILL or a power cut leaves what was encoded (less the encoder's lookahead); a clean close
+                # rewrites it as a plain MP4 with the index up front.
+                opts = {"movflags": "empty_moov+default_base_moof+delay_moov", "frag_duration": "1000000",
+                        "flush_packets": "1"} if self.fragmented else {}  # fmt: skip
+                self._out = av.open(str(self.partial), "w", options=opts)
         except av.error.FFmpegError as exc:
             from .live import mask_url
 
@@ -246,6 +270,18 @@ class VideoFileSink:
             if not self.live:
                 self.partial.unlink(missing_ok=True)
             raise
+
+    def _keep_stale_partial(self) -> None:
+        """A partial file left by an interrupted earlier run is moved aside, never overwritten or mistaken for a
+        finished output, and the user is told where it is."""
+        if not self.partial.exists():
+            return
+        for k in range(1, 1000):
+            aside = self.path.with_name(f"{self.path.stem}.partial.{k}{self.path.suffix}")
+            if not aside.exists():
+                self.partial.replace(aside)
+                logger.warning("%s: an earlier interrupted run left %s; kept as %s", self.path, self.partial, aside)
+                return
 
     def _setup_video(self, time_base: Fraction, rate: Fraction | None) -> None:
         o = self.options
@@ -378,7 +414,11 @@ class VideoFileSink:
         if not complete:
             logger.warning("%s: interrupted; %d frames kept in %s", self.path, self.frames_written, self.partial)
             return self.partial
-        self.partial.replace(self.path)
+        if self.fragmented:
+            finalise_mp4(self.partial, self.path)
+            self.partial.unlink()
+        else:
+            self.partial.replace(self.path)
         return self.path
 
     def __enter__(self) -> VideoFileSink:

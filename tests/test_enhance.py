@@ -186,6 +186,33 @@ def test_a_failing_stage_stops_the_pipeline(where: str, tiny_weights: list[str],
         runner.run(frames, write)
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("where", ["source", "sink"])
+def test_errors_keep_their_type_and_name_the_stage(
+    where: str, tiny_weights: list[str], face_images: list[np.ndarray]
+) -> None:
+    """``except StreamError`` catches a camera or disk failure whichever thread it happened in."""
+    from vidfsr.api import load_models
+    from vidfsr.errors import StreamError
+
+    images = face_clip_frames(face_images, 12)
+
+    def frames():
+        for i, img in enumerate(images * 5):
+            if where == "source" and i == 7:
+                raise StreamError("camera went away")
+            yield Frame(i, img)
+
+    def write(frame, image) -> None:
+        if where == "sink" and frame.index == 3:
+            raise StreamError("publisher refused")
+
+    runner = Runner(YuNetDetector(), Enhancer(load_models(tiny_weights)), RunConfig(force=True, queue_size=2))
+    stage = {"source": "decode/detect", "sink": "encode"}[where]
+    with pytest.raises(StreamError, match=f"the {stage} stage failed"):
+        runner.run(frames(), write)
+
+
 def test_batches_across_frames_and_keeps_order(tiny_weights: list[str], face_images: list[np.ndarray]) -> None:
     from vidfsr.api import load_models
 

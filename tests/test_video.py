@@ -189,3 +189,49 @@ def test_audio_cut_with_the_video(tmp_path: Path) -> None:
                 break
             sink.write(frame.image, frame.pts)
     assert abs(_audio_seconds(dst) - 1.0) < 0.1
+
+
+def _frames_in(path: Path) -> int:
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.decode(video=0))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("sig", ["TERM", "KILL"])
+def test_a_killed_run_leaves_a_playable_file(tmp_path: Path, sig: str) -> None:
+    """SIGTERM finalises like Ctrl-C (exit 143, a playable partial, the user told where); even SIGKILL leaves a
+    playable file of what was encoded, because MP4 output is written in flushed 1 s fragments."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = make_video(tmp_path / "in.mp4", frames=1500, size=(320, 240), audio=True)
+    dst = tmp_path / "out.mp4"
+    partial = tmp_path / "out.partial.mp4"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vidfsr.cli", "enhance", str(src), str(dst), "--scale", "2", "--detector", "haar"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and (not partial.exists() or partial.stat().st_size < 200_000):
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM if sig == "TERM" else signal.SIGKILL)
+    t0 = time.monotonic()
+    _, err = proc.communicate(timeout=30)
+    assert time.monotonic() - t0 < 5
+    if sig == "TERM":
+        assert proc.returncode == 143, err.decode()
+        assert "out.partial.mp4" in err.decode()  # where the work is
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    assert not dst.exists()  # never mistaken for a finished output
+    assert 10 < _frames_in(partial) < 1500
+    # The next run moves the partial aside instead of overwriting it.
+    sink = VideoFileSink(dst, 64, 48, Fraction(1, 25))
+    sink.close(complete=False)
+    assert (tmp_path / "out.partial.1.mp4").exists() and _frames_in(tmp_path / "out.partial.1.mp4") > 10

@@ -93,10 +93,24 @@ def build_parser() -> _ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (systemd, Docker, CI): handled exactly like Ctrl-C, so the output is finalised the same way."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; returns the process exit code."""
+    """Run the CLI; returns the process exit code (130 after Ctrl-C, 143 after SIGTERM)."""
+    import signal
+    import threading
+
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         parser = build_parser()
         parser.argv = argv
@@ -116,9 +130,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         _console(stderr=True).print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        _console(stderr=True).print("[red]interrupted[/]")
-        return 130
+    except KeyboardInterrupt as exc:
+        _console(stderr=True).print("[red]terminated[/]" if isinstance(exc, Terminated) else "[red]interrupted[/]")
+        return 143 if isinstance(exc, Terminated) else 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":
