@@ -79,6 +79,7 @@ class LiveStatus:
     frames_delivered: int
     frames_skipped: int
     last_error: str
+    corrupt_packets: int = 0
 
 
 class RtspSource:
@@ -91,6 +92,7 @@ class RtspSource:
         self._buffer: collections.deque[Frame] = collections.deque()
         self._stop = threading.Event()
         self._status = LiveStatus("connecting", mask_url(url), 0, 0, 0, 0, 0, "")
+        self._status_lock = threading.Lock()  # the reader and the consumer both update the counters
         self._size: tuple[int, int] | None = None
         self._t0 = time.monotonic()
         self._container: av.container.InputContainer | None = None
@@ -110,7 +112,13 @@ class RtspSource:
     # ------------------------------------------------------------------------------------------ reader
 
     def _set(self, **changes: object) -> None:
-        self._status = replace(self._status, **changes)
+        with self._status_lock:
+            self._status = replace(self._status, **changes)
+
+    def _bump(self, **increments: int) -> None:
+        """Add to counters atomically (a read-modify-write from two threads lost counts)."""
+        with self._status_lock:
+            self._status = replace(self._status, **{k: getattr(self._status, k) + v for k, v in increments.items()})
 
     def _options(self) -> dict[str, str]:
         socket_timeout = int(self.config.read_timeout / 2 * 1_000_000)  # fires after ~2x: see module doc
@@ -144,7 +152,8 @@ class RtspSource:
                 with self._lock:
                     self._lock.notify_all()
                 return
-            self._set(state="reconnecting", reconnects=self._status.reconnects + 1)
+            self._set(state="reconnecting")
+            self._bump(reconnects=1)
             logger.warning("%s: connection lost (%s); reconnecting in %.1f s", mask_url(self.url),
                            self._status.last_error, delay)  # fmt: skip
             self._stop.wait(delay)
@@ -157,13 +166,15 @@ class RtspSource:
         try:
             stream = container.streams.video[0]
             stream.thread_type = "SLICE"
-            self._set(state="streaming", connects=self._status.connects + 1)
+            self._set(state="streaming")
+            self._bump(connects=1)
             for packet in container.demux(stream):
                 if self._stop.is_set():
                     return
                 try:
                     frames = packet.decode()
                 except av.error.InvalidDataError:
+                    self._bump(corrupt_packets=1)
                     continue
                 for frame in frames:
                     self._publish(rotate(to_bgr(frame), round(frame.rotation or 0)))
@@ -180,12 +191,12 @@ class RtspSource:
         now = time.monotonic()
         pts = round((now - self._t0) / LIVE_TIME_BASE)
         with self._lock:
-            skipped = self._status.frames_skipped
+            dropped = 0
             if len(self._buffer) >= max(self.config.buffer_frames, 1):
                 self._buffer.popleft()
-                skipped += 1
+                dropped = 1
             self._buffer.append(Frame(-1, image, pts, LIVE_TIME_BASE, mask_url(self.url), received=now))
-            self._set(frames_decoded=self._status.frames_decoded + 1, frames_skipped=skipped)
+            self._bump(frames_decoded=1, frames_skipped=dropped)
             self._lock.notify_all()
 
     # ------------------------------------------------------------------------------------------ consumer
@@ -214,7 +225,7 @@ class RtspSource:
                 return
             pts = max(frame.pts or 0, last_pts + 1)
             last_pts = pts
-            self._set(frames_delivered=self._status.frames_delivered + 1)
+            self._bump(frames_delivered=1)
             yield Frame(index, frame.image, pts, frame.time_base, frame.source, frame.received)
             index += 1
 
@@ -228,13 +239,19 @@ class RtspSource:
 
     @property
     def corrupt_packets(self) -> int:
-        return 0
+        return self._status.corrupt_packets
 
-    def close(self) -> None:
+    def interrupt(self) -> None:
+        """Stop delivering frames now: a consumer waiting for the next frame gets the end of the stream."""
         self._stop.set()
         with self._lock:
             self._lock.notify_all()
-        self._thread.join(timeout=2 * self.config.read_timeout + 1)
+
+    def close(self) -> None:
+        self.interrupt()
+        # At most half a second: during a camera outage the reader sits in a socket read for up to the read timeout;
+        # it is a daemon thread that sees the stop flag when the read returns, and holds nothing the caller needs.
+        self._thread.join(timeout=0.5)
 
     def __enter__(self) -> RtspSource:
         return self

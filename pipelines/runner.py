@@ -352,8 +352,13 @@ class Runner:
         frames: Iterable[Frame],
         write: Callable[[Frame, np.ndarray], None],
         progress: ProgressFn | None = None,
+        interrupt_source: Callable[[], None] | None = None,
     ) -> RunSummary:
-        """Process every frame; ``write(frame, output_image)`` is called in input order from this thread."""
+        """Process every frame; ``write(frame, output_image)`` is called in input order from this thread.
+
+        ``interrupt_source`` is called first when the run stops early (an error, Ctrl-C, SIGTERM), so a source
+        blocked waiting for its next frame (a frozen camera) lets go at once instead of after its read timeout.
+        """
         cfg = self.config
         stages = Stages()
         q1: queue.Queue = queue.Queue(cfg.queue_size)
@@ -390,6 +395,10 @@ class Runner:
                     progress(self.summary)
         except Stopped:
             stages.check()
+            raise
+        except BaseException:
+            if interrupt_source is not None:
+                interrupt_source()
             raise
         finally:
             stages.shutdown()

@@ -157,6 +157,9 @@ class VideoFileSource:
             yield Frame(self.frames_read, image, pts, frame.time_base or tb, self.path)
             self.frames_read += 1
 
+    def interrupt(self) -> None:
+        """Nothing to do: reading a file never blocks for long (the live source's counterpart does)."""
+
     def close(self) -> None:
         self._container.close()
 
@@ -242,7 +245,8 @@ class VideoFileSink:
             if self.live:
                 scheme = text.split("://", 1)[0].lower()
                 fmt = {"rtsp": "rtsp", "rtsps": "rtsp", "rtmp": "flv", "srt": "mpegts", "udp": "mpegts"}.get(scheme)
-                opts = {"rtsp_transport": "tcp"} if fmt == "rtsp" else {}
+                # A write timeout (microseconds), so a server that stops reading cannot block the pipeline.
+                opts = {"rtsp_transport": "tcp", "timeout": "5000000"} if fmt == "rtsp" else {"rw_timeout": "5000000"}
                 self._out = av.open(text, "w", format=fmt, options=opts)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -134,6 +134,49 @@ def test_frozen_server_times_out(server: Server) -> None:
 
 
 @pytest.mark.timeout(60)
+def test_stop_within_a_second_during_a_frozen_camera(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C (or SIGTERM) while the camera is frozen: the run ends within a second, not after the read timeout,
+    and the recording so far is a finished, playable file."""
+    import threading
+
+    from vidfsr.models.io import save_weights
+    from vidfsr.models.registry import create_model
+
+    import vidfsr
+
+    weights = save_weights(create_model("fsrnet_lite_x8", channels=8, prior_channels=16), tmp_path / "w.safetensors")
+    out = tmp_path / "rec.mp4"
+    cfg = LiveConfig(open_timeout=10.0, read_timeout=8.0)
+    frozen_at: list[float] = []
+
+    def freeze_then_interrupt() -> None:
+        time.sleep(2.0)
+        server.signal(signal.SIGSTOP)
+        time.sleep(1.0)  # the camera is silent now; the reader sits in a socket read
+        frozen_at.append(time.monotonic())
+        import _thread
+
+        _thread.interrupt_main()  # what Ctrl-C does
+
+    from vidfsr.pipelines import live
+
+    real = live.RtspSource
+    monkeypatch.setattr(live, "RtspSource", lambda url: real(url, cfg))
+    threading.Thread(target=freeze_then_interrupt, daemon=True).start()
+    try:
+        result = vidfsr.enhance_video(server.url(), out, models=(str(weights),), scale=1.0)
+        ended = time.monotonic()
+    finally:
+        server.signal(signal.SIGCONT)
+    assert ended - frozen_at[0] < 1.5  # not the 8 s read timeout
+    assert result["frames"] > 10 and out.exists()
+    with av.open(str(out)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == result["frames"]
+
+
+@pytest.mark.timeout(60)
 def test_slow_consumer_stays_near_real_time(server: Server) -> None:
     with RtspSource(server.url(), FAST) as src:
         start_wall = time.monotonic()

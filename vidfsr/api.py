@@ -270,7 +270,7 @@ def _enhance_stream(src: str, dst: str, opts: EnhanceOptions, progress, max_fram
 
             report = None if progress is None else (lambda s: progress(s, info.frames))
             try:
-                summary = runner.run(frames, write, report)
+                summary = runner.run(frames, write, report, interrupt_source=source.interrupt)
             except KeyboardInterrupt:
                 if not live:
                     raise
