@@ -20,14 +20,14 @@ import numpy as np
 from model_card import contact_sheet, learning_curve
 from vidfsr.models.evaluate import load_eval_set, real_eval_set, score, super_resolve
 from vidfsr.models.io import load_model, read_metadata
-from vidfsr.models.realdeg import RealDegradation
+from vidfsr.models.realdeg import EVAL_CONFIG, RealDegradation
 
 from vidfsr.shared import shared_dir
 
 
 def degradation_kinds(n: int, seed: int = 2026) -> list[str]:
     """What the fixed-seed evaluation degradation applied to each of the first n faces (replayed)."""
-    deg = RealDegradation(seed=seed)
+    deg = RealDegradation(EVAL_CONFIG, seed=seed)
     kinds: list[str] = []
     hr = np.zeros((14, 128, 128, 3), np.uint8)
     for start in range(0, n, 14):

@@ -66,10 +66,10 @@ def load_eval_set(hr_dir: str | Path, scale: int, lr_dir: str | Path | None = No
 def real_eval_set(hr_dir: str | Path, limit: int = 0, seed: int = 2026, config=None) -> EvalSet:
     """HR crops degraded once by the real-world degradation with a fixed seed: the same inputs on every run,
     so validation curves of real-world models are comparable. The LR input is itself the cubic baseline."""
-    from .realdeg import RealDegradation
+    from .realdeg import EVAL_CONFIG, RealDegradation
 
     base = load_eval_set(hr_dir, 8, None, limit)
-    deg = RealDegradation(config, seed=seed)
+    deg = RealDegradation(config or EVAL_CONFIG, seed=seed)
     lr = np.concatenate([deg.degrade_batch(base.hr[i : i + 14], order="rgb")[0] for i in range(0, len(base.hr), 14)])
     return EvalSet(base.names, base.hr, lr)
 
