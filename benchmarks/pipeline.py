@@ -27,7 +27,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from vidfsr.pipelines.crops import make_jobs
+from vidfsr.pipelines.crops import make_batch
 from vidfsr.pipelines.detect import YuNetDetector
 from vidfsr.pipelines.video import VideoFileSink, VideoFileSource
 
@@ -51,10 +51,10 @@ def sequential(src: Path, dst: Path, weights: str) -> float:
                 faces = det(frame.image)
                 out = cv2.resize(frame.image, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
                 ids = np.arange(len(faces))
-                jobs = make_jobs(frame, replace(faces, track_id=ids), enhancer.ranges, force=True)
-                for job in jobs:
-                    sr, _ = enhancer(job.lr_up[None], job.model)
-                    x0, y0, x1, _ = job.crop_xyxy * 2
+                batch = make_batch(frame, replace(faces, track_id=ids), enhancer.ranges, force=True)
+                for k in range(len(batch)):
+                    sr, _ = enhancer(batch.crops[k : k + 1], int(batch.model[k]))
+                    x0, y0, x1, _ = batch.crop_xyxy[k] * 2
                     k = (x1 - x0) / sr.shape[1]
                     affine = np.float32([[k, 0, x0], [0, k, y0]])
                     face = cv2.warpAffine(sr[0], affine, (w, h)).astype(np.float32)

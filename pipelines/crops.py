@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -39,23 +39,55 @@ class ModelRange:
         return abs(math.log(side / (self.lo if side < self.lo else self.hi)))
 
 
-@dataclass
-class FaceJob:
-    """One face of one frame on its way through enhancement.
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    a.setflags(write=False)
+    return a
 
-    ``lr_up`` is the model input (uint8 BGR, 128x128) cut from the crop's native pixels; ``native_side`` is
-    the crop side in input pixels; ``sr`` and ``mask`` are filled by the enhance stage.
+
+@dataclass(frozen=True)
+class FaceBatch:
+    """The faces of one frame on their way through enhancement (DESIGN §2). Immutable, arrays read-only: the
+    enhance stage returns a new batch with ``sr`` (and ``mask``) set instead of filling this one in place.
+
+    ``crops`` are the model inputs (uint8 BGR, 128x128) cut from each crop's native pixels; ``crop_xyxy`` is the
+    transform back to frame pixels (the square crop box); ``model`` the index of the model (range) serving each.
     """
 
     frame_index: int
-    track_id: int
-    crop_xyxy: np.ndarray  # square crop box in input-frame pixels
-    model: int  # index of the model (its range) in the enhancer's ranges
-    lr_up: np.ndarray
-    score: float = 0.0
-    native_side: float = 0.0
-    sr: np.ndarray | None = None
-    mask: np.ndarray | None = None  # [128,128] float in [0,1] from the model's parsing maps, when asked for
+    crops: np.ndarray  # [B,128,128,3] uint8 BGR
+    crop_xyxy: np.ndarray  # [B,4] float64, input-frame pixels
+    track_id: np.ndarray  # [B] int64
+    model: np.ndarray  # [B] int64
+    native_side: np.ndarray  # [B] float64, crop side in input pixels
+    score: np.ndarray  # [B] float32
+    sr: np.ndarray | None = None  # [B,128,128,3] uint8 BGR, the enhanced crops
+    mask: np.ndarray | None = None  # [B,128,128] float32 in [0,1], the model's parsing union, when asked for
+
+    def __post_init__(self) -> None:
+        n = len(self.crops)
+        for name in ("crop_xyxy", "track_id", "model", "native_side", "score"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"FaceBatch: {name} has {len(getattr(self, name))} rows for {n} crops")
+        for name in ("crops", "crop_xyxy", "track_id", "model", "native_side", "score", "sr", "mask"):
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, _frozen(value))
+
+    def __len__(self) -> int:
+        return len(self.crops)
+
+    def with_output(self, sr: np.ndarray, mask: np.ndarray | None) -> FaceBatch:
+        if len(sr) != len(self):
+            raise ValueError(f"FaceBatch: {len(sr)} outputs for {len(self)} crops")
+        return replace(self, sr=sr, mask=mask)
+
+    @staticmethod
+    def empty(frame_index: int) -> FaceBatch:
+        return FaceBatch(
+            frame_index, np.zeros((0, MODEL_SIZE, MODEL_SIZE, 3), np.uint8), np.zeros((0, 4)),
+            np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.float32),
+        )  # fmt: skip
 
 
 def choose_model(crop_side: float, ranges: Sequence[ModelRange], force: bool = False) -> int | None:
@@ -73,18 +105,20 @@ def choose_model(crop_side: float, ranges: Sequence[ModelRange], force: bool = F
     return min(range(len(ranges)), key=lambda i: ranges[i].distance(crop_side))
 
 
-def make_jobs(frame: Frame, faces: Faces, ranges: Sequence[ModelRange], force: bool = False) -> list[FaceJob]:
+def make_batch(frame: Frame, faces: Faces, ranges: Sequence[ModelRange], force: bool = False) -> FaceBatch:
     """Cut the model input of every tracked face some model serves."""
     if not len(faces):
-        return []
+        return FaceBatch.empty(frame.index)
     boxes = crop_boxes(faces.xyxy)
     ids = faces.track_id if faces.track_id is not None else np.arange(len(faces))
-    jobs = []
+    rows = []
     for box, tid, score in zip(boxes, ids, faces.score, strict=True):
         side = float(box[2] - box[0])
         model = choose_model(side, ranges, force)
-        if model is None:
-            continue
-        lr_up = cut_crop(frame.image, box, MODEL_SIZE)
-        jobs.append(FaceJob(frame.index, int(tid), box, model, lr_up, float(score), side))
-    return jobs
+        if model is not None:
+            rows.append((cut_crop(frame.image, box, MODEL_SIZE), box, int(tid), model, side, float(score)))
+    if not rows:
+        return FaceBatch.empty(frame.index)
+    crops, xyxy, tids, models, sides, scores = zip(*rows, strict=True)
+    return FaceBatch(frame.index, np.stack(crops), np.stack(xyxy), np.array(tids, np.int64),
+                     np.array(models, np.int64), np.array(sides), np.array(scores, np.float32))  # fmt: skip

@@ -25,7 +25,7 @@ from vidfsr.errors import VidfsrError
 
 from .blend import BlendConfig, paste_inplace
 from .croprule import crop_boxes
-from .crops import FaceJob, ModelRange, make_jobs
+from .crops import FaceBatch, ModelRange, make_batch
 from .detect import Detector
 from .shots import ShotCutDetector
 from .threads import END, Stages, Stopped, stage_error
@@ -104,7 +104,7 @@ class RunSummary:
 class _Item:
     frame: Frame
     faces: Faces
-    jobs: list[FaceJob]
+    batch: FaceBatch
 
 
 ProgressFn = Callable[[RunSummary], None]
@@ -226,11 +226,11 @@ class Runner:
             for event in self.tracker.pop_events():
                 if event.kind == "ended":
                     self._track_ended(event.track_id, frame.index)
-            jobs = make_jobs(frame, faces, self.enhancer.ranges, cfg.force)
+            batch = make_batch(frame, faces, self.enhancer.ranges, cfg.force)
             t["detect+track"] = t.get("detect+track", 0.0) + time.perf_counter() - t0
             with self._count_lock:
-                self.summary.in_flight += len(jobs)
-            stages.put(out, _Item(frame, faces, jobs))
+                self.summary.in_flight += len(batch)
+            stages.put(out, _Item(frame, faces, batch))
         stages.put(out, END)
 
     def _enhance(self, stages: Stages, inq: queue.Queue, out: queue.Queue) -> None:
@@ -239,7 +239,7 @@ class Runner:
         pending: list[_Item] = []
         done = False
         while not done:
-            waiting = sum(len(i.jobs) for i in pending)
+            waiting = sum(len(i.batch) for i in pending)
             try:
                 item = stages.get(inq, timeout=cfg.max_wait if pending else None)
             except queue.Empty:
@@ -248,27 +248,42 @@ class Runner:
                 done = True
             elif item is not None:
                 pending.append(item)
-                waiting += len(item.jobs)
+                waiting += len(item.batch)
                 if waiting < cfg.batch_size and len(pending) < cfg.queue_size:
                     continue
             if pending:
-                self._run_model([j for i in pending for j in i.jobs])
-                for i in pending:
+                for i in self._run_model(pending):
                     stages.put(out, i)
                 pending = []
         stages.put(out, END)
 
-    def _run_model(self, jobs: list[FaceJob]) -> None:
+    def _run_model(self, items: list[_Item]) -> list[_Item]:
+        """One model call per model over the faces of several frames; new items carry the enhanced batches."""
         t0 = time.perf_counter()
-        for model in sorted({j.model for j in jobs}):
-            group = [j for j in jobs if j.model == model]
-            sr, masks = self.enhancer(np.stack([j.lr_up for j in group]), model)
-            for k, job in enumerate(group):
-                job.sr = sr[k]
-                job.mask = None if masks is None else masks[k]
-        self.summary.faces_enhanced += len(jobs)
+        crops = np.concatenate([i.batch.crops for i in items])
+        models = np.concatenate([i.batch.model for i in items])
+        sr = np.empty_like(crops)
+        masks: np.ndarray | None = None
+        for model in np.unique(models):
+            sel = np.flatnonzero(models == model)
+            out, mask = self.enhancer(crops[sel], int(model))
+            sr[sel] = out
+            if mask is not None:
+                if masks is None:
+                    masks = np.zeros(crops.shape[:3], np.float32)
+                masks[sel] = mask
+        done, start = [], 0
+        for i in items:
+            n = len(i.batch)
+            if n:
+                m = None if masks is None else masks[start : start + n]
+                i = _Item(i.frame, i.faces, i.batch.with_output(sr[start : start + n], m))
+            done.append(i)
+            start += n
+        self.summary.faces_enhanced += len(crops)
         t = self.summary.stage_seconds
         t["enhance"] = t.get("enhance", 0.0) + time.perf_counter() - t0
+        return done
 
     def render(self, item: _Item) -> np.ndarray:
         """The output frame: the background resized, every enhanced face pasted over its own region."""
@@ -278,15 +293,15 @@ class Runner:
         # Bicubic, what any player shows: bilinear cost 1.8 dB in the face region at 8x (issue 12).
         canvas = item.frame.image.copy() if size == (w, h) else resize_background(item.frame.image, size)
         self._evict(item.frame.index)
-        for job in item.jobs:
-            assert job.sr is not None
-            face = job.sr
-            if cfg.temporal > 0:
-                face = self._smooth(job)
-            box = job.crop_xyxy * np.array([size[0] / w, size[1] / h, size[0] / w, size[1] / h])
-            paste_inplace(canvas, face, box, cfg.blend, job.mask)
+        b = item.batch
+        for k in range(len(b)):
+            assert b.sr is not None
+            tid = int(b.track_id[k])
+            face = self._smooth(tid, b.sr[k], b.crops[k], b.crop_xyxy[k]) if cfg.temporal > 0 else b.sr[k]
+            box = b.crop_xyxy[k] * np.array([size[0] / w, size[1] / h, size[0] / w, size[1] / h])
+            paste_inplace(canvas, face, box, cfg.blend, None if b.mask is None else b.mask[k])
             if cfg.keep_best:
-                self.best.offer(job.track_id, job.frame_index, float(box[2] - box[0]) * job.score, face, box)
+                self.best.offer(tid, b.frame_index, float(box[2] - box[0]) * float(b.score[k]), face, box)
         if cfg.keep_best:
             self._offer_passed_through(item, canvas, (size[0] / w, size[1] / h))
         return canvas
@@ -295,7 +310,7 @@ class Runner:
         """Faces no model served still belong in the report: their region of the output, and why."""
         if not len(item.faces) or item.faces.track_id is None:
             return
-        enhanced = {j.track_id for j in item.jobs}
+        enhanced = {int(t) for t in item.batch.track_id}
         boxes = crop_boxes(item.faces.xyxy)
         ranges = self.enhancer.ranges
         served = ", ".join(f"{r.lo:g}-{r.hi:g}" for r in ranges) or "none"
@@ -332,18 +347,17 @@ class Runner:
         for tid in due:
             self._previous.pop(tid, None)
 
-    def _smooth(self, job: FaceJob) -> np.ndarray:
+    def _smooth(self, track_id: int, sr: np.ndarray, lr_up: np.ndarray, crop_xyxy: np.ndarray) -> np.ndarray:
         """Temporal smoothing of the detail the model adds (its output minus its input), aligned by the crop
         boxes: the base stays the current frame, so motion does not lag or ghost, while the added detail, which
         follows each frame's compression noise, averages over frames instead of flickering."""
-        assert job.sr is not None
-        residual = job.sr.astype(np.float32) - job.lr_up.astype(np.float32)
-        prev = self._previous.get(job.track_id)
+        residual = sr.astype(np.float32) - lr_up.astype(np.float32)
+        prev = self._previous.get(track_id)
         if prev is not None:
-            aligned = align_previous(prev[0], prev[1], job.crop_xyxy)
+            aligned = align_previous(prev[0], prev[1], crop_xyxy)
             residual = self.config.temporal * aligned + (1 - self.config.temporal) * residual
-        self._previous[job.track_id] = (residual, job.crop_xyxy)
-        return np.clip(job.lr_up + residual, 0, 255).round().astype(np.uint8)
+        self._previous[track_id] = (residual, crop_xyxy)
+        return np.clip(lr_up + residual, 0, 255).round().astype(np.uint8)
 
     # -------------------------------------------------------------------------------- driver
 
@@ -384,7 +398,7 @@ class Runner:
                 if item.frame.received is not None:
                     self.summary.add_latency(time.monotonic() - item.frame.received)
                 with self._count_lock:
-                    self.summary.in_flight -= len(item.jobs)
+                    self.summary.in_flight -= len(item.batch)
                 t = self.summary.stage_seconds
                 t["blend"] = t.get("blend", 0.0) + t1 - t0
                 t["encode"] = t.get("encode", 0.0) + time.perf_counter() - t1

@@ -14,7 +14,7 @@ import pytest
 from vidfsr.models.io import save_weights
 from vidfsr.models.registry import create_model
 from vidfsr.pipelines.blend import BlendConfig, paste_inplace
-from vidfsr.pipelines.crops import ModelRange, choose_model, make_jobs
+from vidfsr.pipelines.crops import FaceBatch, ModelRange, choose_model, make_batch
 from vidfsr.pipelines.detect import YuNetDetector
 from vidfsr.pipelines.enhance import Enhancer
 from vidfsr.pipelines.runner import RunConfig, Runner
@@ -91,16 +91,24 @@ def test_model_input_keeps_native_detail(face_images: list[np.ndarray]) -> None:
     cx, cy = 89.5 - 0.0, 99.5 - croprule.CENTRE_SHIFT_Y * side
     det = np.array([[cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2]], np.float32)
     faces = Faces(det, np.ones(1, np.float32), None, np.array([7]))
-    (job,) = make_jobs(Frame(0, frame_img), faces, (ModelRange(12, 64),))
-    assert abs(job.native_side - 39) < 1e-3 and np.allclose(job.crop_xyxy, box, atol=1e-3)
+    batch = make_batch(Frame(0, frame_img), faces, (ModelRange(12, 64),))
+    assert len(batch) == 1 and int(batch.track_id[0]) == 7
+    assert abs(batch.native_side[0] - 39) < 1e-3 and np.allclose(batch.crop_xyxy[0], box, atol=1e-3)
+    lr_up = batch.crops[0]
     direct = cv2.resize(small, (128, 128), interpolation=cv2.INTER_CUBIC)
     shrunk = cv2.resize(cv2.resize(small, (32, 32), interpolation=cv2.INTER_AREA), (128, 128),
                         interpolation=cv2.INTER_CUBIC)  # fmt: skip
     truth = cv2.resize(hr, (128, 128), interpolation=cv2.INTER_AREA)
     inner = np.s_[8:-8, 8:-8]  # the edges see the frame around the crop, which a resize of the crop alone cannot
-    assert psnr_y(job.lr_up[inner][..., ::-1], direct[inner][..., ::-1]) > 40  # = the direct cubic upscale
-    assert psnr_y(job.lr_up[..., ::-1], truth[..., ::-1]) > psnr_y(shrunk[..., ::-1], truth[..., ::-1]) + 1.0
-    assert make_jobs(Frame(0, frame_img), faces, (ModelRange(12, 32),)) == []  # outside the range: passed through
+    assert psnr_y(lr_up[inner][..., ::-1], direct[inner][..., ::-1]) > 40  # = the direct cubic upscale
+    assert psnr_y(lr_up[..., ::-1], truth[..., ::-1]) > psnr_y(shrunk[..., ::-1], truth[..., ::-1]) + 1.0
+    assert len(make_batch(Frame(0, frame_img), faces, (ModelRange(12, 32),))) == 0  # outside the range: passed
+    with pytest.raises(ValueError):  # immutable: stages make new batches instead of writing into this one
+        batch.crops[0, 0, 0, 0] = 1
+    with pytest.raises(AttributeError):
+        batch.sr = batch.crops  # type: ignore[misc]
+    done = batch.with_output(batch.crops.copy(), None)
+    assert done.sr is not None and batch.sr is None and isinstance(done, FaceBatch)
 
 
 def test_runner_touches_only_face_regions(tiny_weights: list[str], face_images: list[np.ndarray]) -> None:
@@ -114,7 +122,7 @@ def test_runner_touches_only_face_regions(tiny_weights: list[str], face_images: 
     original_render = runner.render
 
     def render(item):
-        boxes[item.frame.index] = np.array([j.crop_xyxy for j in item.jobs]).reshape(-1, 4)
+        boxes[item.frame.index] = np.asarray(item.batch.crop_xyxy).reshape(-1, 4)
         return original_render(item)
 
     runner.render = render  # type: ignore[method-assign]
