@@ -63,12 +63,18 @@ def paste_inplace(
     box_xyxy: np.ndarray,
     config: BlendConfig,
     parsing_mask: np.ndarray | None = None,
+    base: np.ndarray | None = None,
 ) -> None:
     """Blend ``face`` (a square BGR crop) into ``canvas`` over ``box_xyxy`` (canvas pixels), in place.
 
     Only the rows and columns the box covers (clipped to the canvas) are read and written. The face lands at
     the box's exact sub-pixel position: rounding it made a slowly moving face jump a whole pixel every few
     frames, which flickered more than the model did (BENCHMARKS.md, flicker).
+
+    With ``base`` (the model's input crop), only what the model added is pasted: ``face - base``, resized and
+    placed exactly as the face would be, on top of the canvas, which already shows the bicubic frame. The two
+    resamplings then cancel: a model that changes nothing leaves the frame byte-for-byte bicubic, so crop-box
+    jitter cannot flicker and the face is not resampled twice.
     """
     bx0, by0 = float(box_xyxy[0]), float(box_xyxy[1])
     size_f = max(float(box_xyxy[2] - box_xyxy[0]), 1.0)
@@ -79,7 +85,8 @@ def paste_inplace(
     if cx1 <= cx0 or cy1 <= cy0:
         return
     interp = cv2.INTER_AREA if size < face.shape[0] else cv2.INTER_CUBIC
-    sr = cv2.resize(face, (size, size), interpolation=interp).astype(np.float32)
+    src = face.astype(np.float32) if base is None else face.astype(np.float32) - base.astype(np.float32)
+    sr = cv2.resize(src, (size, size), interpolation=interp)
     parsing = config.mask == "parsing" and parsing_mask is not None
     mask = _feather(parsing_mask, size) if parsing else ellipse_mask(size)
     # region pixel (u, v) -> resized-face pixel: a shift by the box's fractional offset and a scale of ~1
@@ -91,6 +98,11 @@ def paste_inplace(
     mask = cv2.warpAffine(mask, matrix, (rw, rh), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     region = canvas[cy0:cy1, cx0:cx1]
     orig = region.astype(np.float32)
-    sr += low_pass(orig, config.colour_sigma * size) - low_pass(sr, config.colour_sigma * size)
     alpha = (mask * config.strength)[..., None]
-    region[:] = np.clip(orig + alpha * (sr - orig), 0, 255).round().astype(np.uint8)
+    if base is None:
+        sr += low_pass(orig, config.colour_sigma * size) - low_pass(sr, config.colour_sigma * size)
+        region[:] = np.clip(orig + alpha * (sr - orig), 0, 255).round().astype(np.uint8)
+        return
+    # The added detail without its own low frequencies: the tone stays the frame's (the colour matching above).
+    detail = sr - low_pass(sr, config.colour_sigma * size)
+    region[:] = np.clip(orig + alpha * detail, 0, 255).round().astype(np.uint8)

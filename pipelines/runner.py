@@ -299,7 +299,7 @@ class Runner:
             tid = int(b.track_id[k])
             face = self._smooth(tid, b.sr[k], b.crops[k], b.crop_xyxy[k]) if cfg.temporal > 0 else b.sr[k]
             box = b.crop_xyxy[k] * np.array([size[0] / w, size[1] / h, size[0] / w, size[1] / h])
-            paste_inplace(canvas, face, box, cfg.blend, None if b.mask is None else b.mask[k])
+            paste_inplace(canvas, face, box, cfg.blend, None if b.mask is None else b.mask[k], base=b.crops[k])
             if cfg.keep_best:
                 self.best.offer(tid, b.frame_index, float(box[2] - box[0]) * float(b.score[k]), face, box)
         if cfg.keep_best:

@@ -145,6 +145,24 @@ def test_runner_touches_only_face_regions(tiny_weights: list[str], face_images: 
     assert not len(boxes[11])  # the tracks ended a few frames after the faces left
 
 
+def test_a_model_that_adds_nothing_leaves_the_bicubic_frame() -> None:
+    """Pasting only what the model added: an identity model changes no pixel (so crop-box jitter cannot flicker),
+    and added detail lands inside the face region."""
+    rng = np.random.default_rng(0)
+    canvas = rng.integers(0, 256, (120, 120, 3), dtype=np.uint8)
+    base = rng.integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    before = canvas.copy()
+    for box in ([10.3, 20.7, 70.1, 80.5], [0.0, 0.0, 119.0, 119.0], [-5.5, 50.2, 40.0, 95.7]):
+        paste_inplace(canvas, base, np.array(box), BlendConfig(), base=base)
+        assert np.array_equal(canvas, before)
+    detail = base.astype(int)
+    detail[60:68] += 60
+    paste_inplace(canvas, np.clip(detail, 0, 255).astype(np.uint8), np.array([20.0, 30.0, 80.0, 90.0]), BlendConfig(),
+                  base=base)  # fmt: skip
+    changed = np.any(canvas != before, axis=2)
+    assert changed[45:65, 30:70].any() and not changed[:29].any() and not changed[91:].any()
+
+
 def test_paste_is_region_only_and_colour_matched() -> None:
     canvas = np.full((100, 100, 3), 120, np.uint8)
     face = np.full((128, 128, 3), 200, np.uint8)  # a model output with a colour shift
