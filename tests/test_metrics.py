@@ -40,3 +40,21 @@ def test_resize_preserves_constants_and_shapes() -> None:
     x = torch.full((2, 3, 128, 128), 0.4)
     assert torch.allclose(resize(x, (16, 16)), torch.full((2, 3, 16, 16), 0.4), atol=1e-6)
     assert degrade(x, 4).shape == x.shape
+
+
+def test_face_analyser_landmarks_and_identity(shared) -> None:
+    """dlib's landmark error and identity distance: zero against itself, small for a mildly degraded copy of the
+    same face, and above dlib's same-person threshold (0.6) for another person."""
+    import cv2
+    import numpy as np
+    from vidfsr.models.face_metrics import FaceAnalyser
+
+    files = sorted((shared / "data/faces/test/celeba1000/HR").glob("*.jpg"))[:2]
+    a, b = (np.ascontiguousarray(cv2.imread(str(f))[..., ::-1]) for f in files)
+    box = np.array([20.0, 24.0, 108.0, 112.0])  # the face inside a crop-rule crop
+    fa = FaceAnalyser()
+    assert fa.compare(a, a, box) == (0.0, 0.0)
+    soft = cv2.GaussianBlur(a, (0, 0), 1.0)
+    nrmse, ident = fa.compare(soft, a, box)
+    assert 0 < nrmse < 0.1 and 0 < ident < 0.6
+    assert fa.compare(b, a, box)[1] > 0.6
