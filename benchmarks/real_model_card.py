@@ -138,8 +138,8 @@ def main() -> None:
         lines += video_tables(v)
         if args.video_sheet:
             lines += ["", f"![real video faces]({Path(args.video_sheet).name})", "",
-                      "Face boxes of the first frame at 8x: original | bicubic | Real-ESRGAN x4plus (+bicubic x2) | "
-                      "vidfsr."]  # fmt: skip
+                      "Face boxes of the third frame at 8x (lossless, then CRF 28 per clip): original | bicubic | "
+                      "Real-ESRGAN x4plus (+bicubic x2) | vidfsr."]  # fmt: skip
     if args.notes:
         lines += ["", "## Notes", "", args.notes]
     Path(f"{stem}.md").write_text("\n".join(lines) + "\n")

@@ -321,13 +321,16 @@ def main() -> None:
                 for r in recs:
                     r.update(clip=clip.stem, scale=scale, codec=codec)
                 records += recs
-                if args.sheet and codec in ("lossless", "28") and scale == 8 and faces[0] and esrgan is not None:
-                    box = faces[0][0][1]
-                    sl = region(box, truth[0].shape)
+                # The sheet shows the last Real-ESRGAN frame: on the first frame no track is confirmed yet, so
+                # vidfsr shows bicubic there.
+                st = args.esrgan_frames - 1
+                if args.sheet and codec in ("lossless", "28") and scale == 8 and faces[st] and esrgan is not None:
+                    box = faces[st][0][1]
+                    sl = region(box, truth[st].shape)
                     native = 1.446 * (box[2] - box[0]) / scale
                     samples.append({"label": f"{clip.stem[-3:]}|x{scale} {codec}|crop {native:.0f} px",
-                                    **{m: outputs[m][0][sl] for m in ("bicubic", "realesrgan", "vidfsr")},
-                                    "truth": truth[0][sl]})  # fmt: skip
+                                    **{m: outputs[m][st][sl] for m in ("bicubic", "realesrgan", "vidfsr")},
+                                    "truth": truth[st][sl]})  # fmt: skip
                 print(f"{clip.stem} x{scale} {codec}: {time.perf_counter() - started:.0f} s", flush=True)
     methods = ["bicubic", "lanczos", *(["realesrgan"] if esrgan else []), "vidfsr"]
     summary = {
@@ -377,24 +380,25 @@ def print_tables(summary: dict) -> None:
 
 
 def write_range(rows: list[dict], weights: str) -> None:
-    """The widest run of adjacent size bins where the model beats bicubic on average, into the weights."""
+    """The sizes where the model beats bicubic, into the weights: the run of measured bins (>= 20 faces) with a
+    positive mean gain that holds the most faces. A size with no faces measured does not break a run (no
+    evidence either way); a losing bin does."""
     from vidfsr.models.io import update_metadata
 
-    good = [r for r in rows if r["gain_db"] > 0 and r["faces"] >= 20]
-    if not good:
+    measured = [r for r in rows if r["faces"] >= 20]
+    runs: list[list[dict]] = [[]]
+    for r in measured:
+        if r["gain_db"] > 0:
+            runs[-1].append(r)
+        elif runs[-1]:
+            runs.append([])
+    runs = [run for run in runs if run]
+    if not runs:
         raise SystemExit("the model beats bicubic at no size: nothing to write")
-    runs, cur = [], [good[0]]
-    for r in good[1:]:
-        if r["crop_px"][0] == cur[-1]["crop_px"][1]:
-            cur.append(r)
-        else:
-            runs.append(cur)
-            cur = [r]
-    runs.append(cur)
     best = max(runs, key=lambda run: sum(r["faces"] for r in run))
-    lo, hi = best[0]["crop_px"][0], min(best[-1]["crop_px"][1], 128)
-    update_metadata(weights, native_sides=[max(lo, 8), hi], native_sides_measured=rows)
-    print(f"wrote native_sides [{max(lo, 8)}, {hi}] into {weights}")
+    lo, hi = max(best[0]["crop_px"][0], 8), min(best[-1]["crop_px"][1], 128)
+    update_metadata(weights, native_sides=[lo, hi], native_sides_measured=rows)
+    print(f"wrote native_sides [{lo}, {hi}] into {weights}")
 
 
 if __name__ == "__main__":
