@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from model_card import contact_sheet, learning_curve
+from real_video import table_markdown
 from vidfsr.models.evaluate import load_eval_set, real_eval_set, score, super_resolve
 from vidfsr.models.io import load_model, read_metadata
 from vidfsr.models.realdeg import EVAL_CONFIG, RealDegradation
@@ -152,22 +153,8 @@ def video_tables(v: dict) -> list[str]:
         table = v.get(key)
         if not table:
             continue
-        methods = [m for m in next(iter(table.values())) if m not in ("gain_db", "per_clip")]
         lines += [f"{title}: mean over clips of face-box Y-PSNR (dB) / SSIM / flicker / landmark NRMSE / identity "
-                  "distance; vidfsr's gain over bicubic (worst clip) and clips won.", "",
-                  "| input | " + " | ".join(methods) + " | gain (worst) | wins |",
-                  "|---|" + "---|" * (len(methods) + 2)]  # fmt: skip
-        for cond, row in table.items():
-            cells = []
-            for m in methods:
-                r = row[m]
-                f = lambda x, p: "-" if x is None else f"{x:.{p}f}"  # noqa: E731
-                cells.append(f"{f(r['psnr'], 2)} / {f(r['ssim'], 3)} / {f(r['flicker'], 2)} / {f(r['nrmse'], 3)} / "
-                             f"{f(r['identity'], 3)}")  # fmt: skip
-            g = row.get("gain_db") or {}
-            gain = "-" if g.get("mean") is None else f"{g['mean']:+.2f} ({g['min']:+.2f})"
-            wins = f"{g.get('wins', '-')}/{g.get('clips', '-')}"
-            lines.append(f"| {cond} | " + " | ".join(cells) + f" | {gain} | {wins} |")
+                  "distance; vidfsr's gain over bicubic (worst clip) and clips won.", "", *table_markdown(table)]
         lines.append("")
     lines += ["Gain over bicubic by native crop size (input px), all scales and codecs:", "",
               "| crop px | faces | gain (dB) | faces better |", "|---|---|---|---|"]  # fmt: skip

@@ -354,25 +354,28 @@ def main() -> None:
         write_range(summary["by_native_size"], args.write_range)
 
 
+def table_markdown(table: dict) -> list[str]:
+    """A summary table as markdown: per method PSNR / SSIM / flicker / NRMSE / identity, vidfsr's gain and wins."""
+    methods = [m for m in next(iter(table.values())) if m not in ("gain_db", "per_clip")]
+    lines = ["| input | " + " | ".join(methods) + " | vidfsr gain (worst clip) | wins |",
+             "|---|" + "---|" * (len(methods) + 2)]  # fmt: skip
+    f = lambda x, p: "-" if x is None else f"{x:.{p}f}"  # noqa: E731
+    for cond, row in table.items():
+        cells = [f"{f(row[m]['psnr'], 2)} / {f(row[m]['ssim'], 4)} / {f(row[m]['flicker'], 2)} / "
+                 f"{f(row[m]['nrmse'], 4)} / {f(row[m]['identity'], 3)}" for m in methods]  # fmt: skip
+        g = row.get("gain_db") or {}
+        gain = "-" if g.get("mean") is None else f"{g['mean']:+.2f} ({g['min']:+.2f})"
+        wins = "-" if not g else f"{g['wins']}/{g['clips']}"
+        lines.append(f"| {cond} | " + " | ".join(cells) + f" | {gain} | {wins} |")
+    return lines
+
+
 def print_tables(summary: dict) -> None:
     for title, table in (("all frames", summary["table"]), ("Real-ESRGAN frames", summary["table_esrgan_frames"])):
         if not table:
             continue
-        methods = [m for m in next(iter(table.values())) if m not in ("gain_db", "per_clip")]
         print(f"\n{title}: face-box Y-PSNR dB / SSIM / flicker / landmark NRMSE / identity distance (mean over clips)")
-        print("| input | " + " | ".join(methods) + " | vidfsr gain (min) | wins |")
-        print("|---|" + "---|" * (len(methods) + 2))
-        for cond, row in table.items():
-            cells = []
-            for m in methods:
-                v = row[m]
-                f = lambda x, p: "-" if x is None else f"{x:.{p}f}"  # noqa: E731
-                cells.append(f"{f(v['psnr'], 2)} / {f(v['ssim'], 4)} / {f(v['flicker'], 2)} / {f(v['nrmse'], 4)}"
-                             f" / {f(v['identity'], 3)}")  # fmt: skip
-            g = row.get("gain_db", {})
-            gain = "-" if not g or g["mean"] is None else f"{g['mean']:+.2f} ({g['min']:+.2f})"
-            wins = "-" if not g else f"{g['wins']}/{g['clips']}"
-            print(f"| {cond} | " + " | ".join(cells) + f" | {gain} | {wins} |")
+        print("\n".join(table_markdown(table)))
     print("\nvidfsr gain over bicubic by native crop size (input px):")
     for row in summary["by_native_size"]:
         print(f"  {row['crop_px'][0]:>4}-{row['crop_px'][1]:<5} faces {row['faces']:>5}  gain {row['gain_db']:+.2f} dB"
