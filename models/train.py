@@ -14,6 +14,8 @@ import json
 import logging
 import math
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -440,9 +442,6 @@ class Prefetcher:
     """Runs a batch generator ``depth`` batches ahead in a daemon thread; its exceptions re-raise in ``next``."""
 
     def __init__(self, source, depth: int) -> None:
-        import queue
-        import threading
-
         self._source = source
         self._depth = depth
         self._queue: queue.Queue = queue.Queue(max(depth, 1))
@@ -452,8 +451,6 @@ class Prefetcher:
             self._thread.start()
 
     def _work(self) -> None:
-        import queue
-
         try:
             for item in self._source:
                 while not self._stop.is_set():
@@ -471,8 +468,6 @@ class Prefetcher:
         if self._thread is None:
             return next(self._source)
         while True:
-            import queue
-
             try:
                 kind, item = self._queue.get(timeout=1.0)
             except queue.Empty:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -96,8 +97,6 @@ class Stages:
         """Stop every stage and wait at most ``timeout`` seconds in all: every stop path (an error, Ctrl-C,
         SIGTERM) ends within a second. A stage stuck in a blocking call (a frozen camera's socket read) is a
         daemon thread, left to end with its call instead of holding up the caller."""
-        import time
-
         self.stop.set()
         deadline = time.monotonic() + timeout
         for t in self.threads:

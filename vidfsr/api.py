@@ -125,12 +125,20 @@ def load_models(names: Sequence[str]) -> dict[Any, Any]:
         models[key] = model
     if names:
         return models
+    model, meta, _ = load_default_model()
+    return {ModelRange(*native_sides(meta, model.cfg)): model}
+
+
+def load_default_model(device: Any = "cpu") -> tuple[Any, dict[str, str], str]:
+    """(model, weights metadata, name) of the first shipped default weights found (``DEFAULT_WEIGHTS``)."""
+    from .models.io import load_model_meta
+
     for name in DEFAULT_WEIGHTS:
         try:
-            model, meta = load_model_meta(name)
+            model, meta = load_model_meta(name, device)
         except AssetNotFoundError:
             continue
-        return {ModelRange(*native_sides(meta, model.cfg)): model}
+        return model, meta, name
     raise AssetNotFoundError(
         "no FSRNet weights found (vidfsr/weights/ is empty in this install); train some with 'vidfsr train' "
         "and pass --model RUN/final.safetensors"

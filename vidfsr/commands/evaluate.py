@@ -45,23 +45,20 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from vidfsr.api import DEFAULT_WEIGHTS
+    from vidfsr.api import load_default_model
     from vidfsr.config import resolve_device
-    from vidfsr.errors import AssetNotFoundError, ConfigError
+    from vidfsr.errors import ConfigError
     from vidfsr.models.evaluate import landmark_nrmse, load_eval_set, real_eval_set, score, super_resolve
     from vidfsr.models.io import load_model_meta
     from vidfsr.shared import shared_dir
 
     model, meta, name = None, {}, args.model
     if not args.bicubic:
-        for candidate in [args.model] if args.model else DEFAULT_WEIGHTS:
-            try:
-                model, meta = load_model_meta(candidate, resolve_device(args.device))
-                name = candidate
-                break
-            except AssetNotFoundError:
-                if args.model or candidate == DEFAULT_WEIGHTS[-1]:
-                    raise
+        device = resolve_device(args.device)
+        if args.model:
+            model, meta = load_model_meta(args.model, device)
+        else:
+            model, meta, name = load_default_model(device)
     hr = args.hr or str(shared_dir() / "data/faces/test/celeba1000/HR")
     degradation = args.degradation
     if degradation == "auto":
