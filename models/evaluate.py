@@ -26,7 +26,12 @@ from .priors import heatmap_peaks
 class EvalSet:
     names: list[str]
     hr: np.ndarray  # [N,128,128,3] uint8 RGB
-    lr_up: np.ndarray  # [N,128,128,3] uint8 RGB, the model input
+    lr_up: np.ndarray  # [N,128,128,3] uint8 RGB, the model input ([N,128,128,3K] for K-frame bursts)
+
+    @property
+    def baseline(self) -> np.ndarray:
+        """The current frame's cubic upscale: what a player shows, the number to beat."""
+        return self.lr_up[..., :3]
 
 
 def _read_rgb(path: Path) -> np.ndarray:
@@ -72,6 +77,19 @@ def real_eval_set(hr_dir: str | Path, limit: int = 0, seed: int = 2026, config=N
     deg = RealDegradation(config or EVAL_CONFIG, seed=seed)
     lr = np.concatenate([deg.degrade_batch(base.hr[i : i + 14], order="rgb")[0] for i in range(0, len(base.hr), 14)])
     return EvalSet(base.names, base.hr, lr)
+
+
+def real_burst_eval_set(hr_dir: str | Path, frames: int, limit: int = 0, seed: int = 2026, config=None) -> EvalSet:
+    """Like ``real_eval_set`` for K-frame models: bursts (current frame first) stacked on the channel axis."""
+    from .realdeg import EVAL_CONFIG, RealDegradation
+
+    base = load_eval_set(hr_dir, 8, None, limit)
+    deg = RealDegradation(config or EVAL_CONFIG, seed=seed)
+    parts = []
+    for i in range(0, len(base.hr), 14):
+        ups = deg.degrade_burst(base.hr[i : i + 14], frames, order="rgb")[0]  # [B,K,H,W,3]
+        parts.append(np.concatenate(list(ups.transpose(1, 0, 2, 3, 4)), axis=-1))
+    return EvalSet(base.names, base.hr, np.concatenate(parts))
 
 
 def to_tensor(images: np.ndarray) -> Tensor:

@@ -40,6 +40,10 @@ class FSRNetConfig:
         norm: "batch" (paper) or "none" inside residual blocks.
         global_residual: add the input to the coarse and final outputs so the networks learn the
             missing detail only; converges much faster, which matters for CPU training.
+        frames: input frames of the same face (1: the paper's single image). With K > 1 the input is
+            [B, 3K, H, W]: the current frame first, then frames t-1 ... t-K+1 cut at the current crop box;
+            only the coarse network's first convolution sees them (it fuses them into one coarse image),
+            and the global residual is the current frame.
     """
 
     scale: int = 8
@@ -57,6 +61,7 @@ class FSRNetConfig:
     parsing: int = 7
     norm: str = "batch"
     global_residual: bool = True
+    frames: int = 1
 
     def __post_init__(self) -> None:
         if self.scale not in (2, 4, 8):
@@ -65,6 +70,8 @@ class FSRNetConfig:
             raise ConfigError(f"norm must be 'batch' or 'none', got {self.norm!r}")
         if self.prior and self.landmarks + self.parsing == 0:
             raise ConfigError("a prior branch needs landmarks > 0 or parsing > 0 (or set prior=False)")
+        if not 1 <= self.frames <= 8:
+            raise ConfigError(f"frames must be 1-8, got {self.frames}")
         if self.size % (2 ** (self.hourglass_depth + 1)):
             raise ConfigError(f"size {self.size} is not divisible by 2**(hourglass_depth+1)")
 
@@ -183,7 +190,7 @@ class FSRNet(nn.Module):
         self.cfg = cfg = cfg or FSRNetConfig()
         c, n = cfg.channels, cfg.norm
         self.coarse = nn.Sequential(
-            nn.Conv2d(3, c, 3, padding=1),
+            nn.Conv2d(3 * cfg.frames, c, 3, padding=1),
             nn.ReLU(inplace=True),
             *[ResBlock(c, n) for _ in range(cfg.coarse_blocks)],
             nn.Conv2d(c, 3, 3, padding=1),
@@ -210,7 +217,7 @@ class FSRNet(nn.Module):
     def forward(self, x: Tensor) -> FSRNetOutput:
         coarse = self.coarse(x)
         if self.cfg.global_residual:
-            coarse = coarse + x
+            coarse = coarse + x[:, :3]
         feat = self.encoder(coarse)
         heat = parse = None
         if self.prior is not None:
@@ -220,6 +227,18 @@ class FSRNet(nn.Module):
         if self.cfg.global_residual:
             image = image + coarse
         return FSRNetOutput(image, coarse, heat, parse)
+
+
+def expand_frames(state: dict[str, Tensor], frames: int) -> dict[str, Tensor]:
+    """Single-frame weights as a K-frame model's starting point: the earlier frames' input weights are zero,
+    so the K-frame model starts as exactly the single-frame one and learns what the other frames add."""
+    w = state["coarse.0.weight"]
+    if w.shape[1] == 3 * frames:
+        return state
+    if w.shape[1] != 3:
+        raise ConfigError(f"cannot expand weights with {w.shape[1] // 3} input frames to {frames}")
+    extra = torch.zeros(w.shape[0], 3 * (frames - 1), *w.shape[2:], dtype=w.dtype)
+    return {**state, "coarse.0.weight": torch.cat([w, extra], 1)}
 
 
 def count_macs(model: nn.Module, size: int = 128) -> int:
@@ -242,7 +261,7 @@ def count_macs(model: nn.Module, size: int = 128) -> int:
         was_training = model.training
         model.eval()
         with torch.no_grad():
-            model(torch.zeros(1, 3, size, size))
+            model(torch.zeros(1, 3 * getattr(getattr(model, "cfg", None), "frames", 1), size, size))
         model.train(was_training)
     finally:
         for h in handles:

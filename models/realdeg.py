@@ -28,6 +28,15 @@ Ranges and their reasons (published pipelines work at 512 px HR; ours is 128 px,
   edges fall anywhere on a face, as in a frame), encoded as a two-frame clip where the second frame is the
   first moved by a random 0-3 px (a P-frame, what a stream consists of between keyframes), and the faces are cut
   back out of the frame that was drawn. One encoder per batch keeps the cost low (measured in BENCHMARKS.md).
+
+Bursts (``degrade_burst``, the multi-frame model's input, issue 12 item 6): the face at frame t and the same face
+at t-1 ... t-K+1 as the pipeline cuts them, at the *current* crop box. Each earlier frame is the HR face moved by
+a random walk (per-face speed 0-1.2 LR px a frame, squared-uniform: talking heads barely move, walkers do; rotation ~0.5 degrees
+and scale ~0.5% a frame: head turns and steps toward the camera), then degraded with the same kernel, LR side
+and compression settings as the reference, with its own noise. H.264 encodes the K frames as one clip in time
+order (the reference is a P-frame), or on a quarter of bursts starts a new GOP at the reference (an I-frame,
+what a keyframe interval or a stream's first frames give). Sub-pixel motion and the different quantisation of
+each frame are what neighbouring frames add; a static face under lossless capture adds nothing.
 """
 
 from __future__ import annotations
@@ -177,6 +186,78 @@ def h264_roundtrip(
     return out, "P" if use_p else "I"
 
 
+def _x264_clip(canvases: list[np.ndarray], crf: int, preset: str, order: str) -> list[np.ndarray]:
+    """Encode same-sized uint8 frames as one libx264 clip (first frame I, the rest P) and decode them."""
+    import av
+
+    height, width = canvases[0].shape[:2]
+    codec = av.CodecContext.create("libx264", "w")
+    codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
+    codec.time_base = Fraction(1, 25)
+    # No B-frames and no lookahead, as in camera encoders; one thread keeps x264 deterministic.
+    codec.options = {"crf": str(crf), "preset": preset, "tune": "zerolatency", "threads": "1"}
+    packets = []
+    for k, img in enumerate(canvases):
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format=f"{order}24")
+        frame.pts = k
+        packets += codec.encode(frame)
+    packets += codec.encode(None)
+    decoder = av.CodecContext.create("h264", "r")
+    decoded = []
+    for packet in packets:
+        decoded += [f.to_ndarray(format=f"{order}24") for f in decoder.decode(packet)]
+    decoded += [f.to_ndarray(format=f"{order}24") for f in decoder.decode(None)]
+    if len(decoded) != len(canvases):
+        raise RuntimeError(f"libx264 round trip returned {len(decoded)} frames, expected {len(canvases)}")
+    return decoded
+
+
+def _tile_places(sides: list[int], rng: np.random.Generator) -> tuple[int, int, int, list[tuple[int, int, int]]]:
+    n = len(sides)
+    cols = math.ceil(math.sqrt(n))
+    rows = math.ceil(n / cols)
+    places = []
+    for i, s in enumerate(sides):
+        r, c = divmod(i, cols)
+        ox = c * _CELL + int(rng.integers(0, _CELL - s + 1))
+        oy = r * _CELL + int(rng.integers(0, _CELL - s + 1))
+        places.append((ox, oy, s))
+    return cols, rows * _CELL, cols * _CELL, places
+
+
+def _tile(faces: list[np.ndarray], cols: int, height: int, width: int, places: list) -> np.ndarray:
+    canvas = np.zeros((height, width, 3), np.uint8)
+    for i, (face, (ox, oy, s)) in enumerate(zip(faces, places, strict=True)):
+        r, c = divmod(i, cols)
+        # The face's surroundings continue its own edges, as a face in a frame has context, not a black frame.
+        pad = cv2.copyMakeBorder(face, oy - r * _CELL, (r + 1) * _CELL - oy - s, ox - c * _CELL,
+                                 (c + 1) * _CELL - ox - s, cv2.BORDER_REFLECT_101)  # fmt: skip
+        canvas[r * _CELL : (r + 1) * _CELL, c * _CELL : (c + 1) * _CELL] = pad
+    return canvas
+
+
+def h264_burst(
+    bursts: list[list[np.ndarray]], crf: int, preset: str, rng: np.random.Generator, order: str = "bgr",
+    keyframe_at_reference: bool = False,
+) -> list[list[np.ndarray]]:
+    """Compress bursts (``bursts[i][k]``: face i at frame t-k, uint8, up to 64 px) as one K-frame libx264 clip.
+
+    Frame k of every face is a tile of canvas k, so the faces share an encoder as faces in one stream do.
+    Encoded in time order (oldest first; the reference t is the last, a P-frame), or with
+    ``keyframe_at_reference`` the earlier frames as one clip and the reference alone (an I-frame).
+    """
+    frames = len(bursts[0])
+    cols, height, width, places = _tile_places([b[0].shape[0] for b in bursts], rng)
+    canvases = [_tile([b[k] for b in bursts], cols, height, width, places) for k in range(frames)]
+    if keyframe_at_reference:
+        decoded = _x264_clip(canvases[:1], crf, preset, order)
+        if frames > 1:
+            decoded += _x264_clip(canvases[1:][::-1], crf, preset, order)[::-1]
+    else:
+        decoded = _x264_clip(canvases[::-1], crf, preset, order)[::-1]
+    return [[decoded[k][oy : oy + s, ox : ox + s].copy() for k in range(frames)] for ox, oy, s in places]
+
+
 # The fixed evaluation mix (validation during training, ``vidfsr eval``, the model card): the current training
 # defaults, frozen here so a later change of the training mix does not silently change the test set.
 EVAL_CONFIG = RealDegradationConfig()
@@ -236,4 +317,63 @@ class RealDegradation:
                 info[i] = FaceDegradation(info[i].lr_side, info[i].kernel, info[i].noise, f"jpeg:{q}")
             lows = out
         ups = np.stack([upsample(lr) for lr in lows])
+        return ups, info
+
+    def degrade_burst(
+        self, hr: np.ndarray, frames: int, order: str = "bgr"
+    ) -> tuple[np.ndarray, list[FaceDegradation]]:
+        """Bursts of model inputs [B,K,128,128,3] (index 0 the reference frame t, k the frame t-k) from
+        uint8 faces [B,H,W,3]; the target is ``hr`` itself. Module docstring: the motion and its reasons."""
+        cfg, rng = self.config, self.rng
+        size = hr.shape[1]
+        bursts, info = [], []
+        for face in hr:
+            side = min(max(self.draw_side(), cfg.lr_sides[0]), cfg.lr_sides[1])
+            kernel = str(rng.choice(self._kernels, p=self._kernel_p))
+            sigma = float(rng.uniform(*cfg.blur_sigma))
+            noisy = rng.random() < cfg.noise_prob
+            noise = float(rng.uniform(*cfg.noise_sigma)) if noisy else 0.0
+            factor = size / side
+            speed = 1.2 * float(rng.random()) ** 2 * factor  # most faces nearly still, some fast
+            shift, angle, scale = np.zeros(2), 0.0, 1.0
+            lows = []
+            for k in range(frames):
+                if k:
+                    shift = shift + rng.normal(0.0, speed, 2)
+                    angle += float(rng.normal(0.0, 0.5))
+                    scale *= float(1 + rng.normal(0.0, 0.005))
+                    m = cv2.getRotationMatrix2D((size / 2 - 0.5, size / 2 - 0.5), angle, scale)
+                    m[:, 2] += shift
+                    src = cv2.warpAffine(face, m, (size, size), flags=cv2.INTER_CUBIC,
+                                         borderMode=cv2.BORDER_REFLECT_101)  # fmt: skip
+                else:
+                    src = face
+                lr = downscale(src, side, kernel, sigma)
+                if noisy:
+                    lr = lr + rng.normal(0.0, noise, lr.shape).astype(np.float32)
+                lows.append(np.clip(np.round(lr), 0, 255).astype(np.uint8))
+            bursts.append(lows)
+            info.append(FaceDegradation(side, kernel, round(noise, 2), "none"))
+        u = rng.random()
+        if u < cfg.h264_prob:
+            crf = int(rng.integers(cfg.crf[0], cfg.crf[1] + 1))
+            preset = str(rng.choice(list(cfg.h264_presets)))
+            key = bool(rng.random() < 0.25)
+            bursts = h264_burst(bursts, crf, preset, rng, order, keyframe_at_reference=key)
+            kind = "I" if key else "P"
+            info = [FaceDegradation(d.lr_side, d.kernel, d.noise, f"h264:{crf}:{preset}:{kind}") for d in info]
+        elif u < cfg.h264_prob + cfg.jpeg_prob:
+            q = int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1))
+            out = []
+            for lows in bursts:
+                dec = []
+                for lr in lows:
+                    bgr = lr[..., ::-1] if order == "rgb" else lr
+                    _, buf = cv2.imencode(".jpg", np.ascontiguousarray(bgr), [cv2.IMWRITE_JPEG_QUALITY, q])
+                    d = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+                    dec.append(np.ascontiguousarray(d[..., ::-1]) if order == "rgb" else d)
+                out.append(dec)
+            bursts = out
+            info = [FaceDegradation(d.lr_side, d.kernel, d.noise, f"jpeg:{q}") for d in info]
+        ups = np.stack([np.stack([upsample(lr, size) for lr in lows]) for lows in bursts])
         return ups, info

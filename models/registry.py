@@ -114,3 +114,11 @@ def _lite_real() -> FSRNetConfig:
     pipeline routes faces by the ``native_sides`` range in the weights' metadata instead.
     """
     return LITE.replace(scale=4)
+
+
+@register("fsrnet_lite_real_k3")
+def _lite_real_k3() -> FSRNetConfig:
+    """``fsrnet_lite_real`` fed three frames of the tracked face (t, t-1, t-2 cut at the current crop box):
+    the video-SR route for compressed input, where one frame's quantisation has destroyed detail that its
+    neighbours kept (issue 12 item 6). Trained on ``realdeg`` bursts, started from ``fsrnet_lite_real``."""
+    return LITE.replace(scale=4, frames=3)

@@ -30,9 +30,9 @@ from vidfsr.config import from_dict, resolve_device
 from vidfsr.errors import ConfigError, InputError
 
 from .dataset_format import load_prepared
-from .evaluate import EvalSet, load_eval_set, real_eval_set, score, super_resolve
+from .evaluate import EvalSet, load_eval_set, real_burst_eval_set, real_eval_set, score, super_resolve
 from .fsrgan import perceptual_loss
-from .fsrnet import FSRNet, FSRNetConfig
+from .fsrnet import FSRNet, FSRNetConfig, expand_frames
 from .io import save_weights
 from .losses import fsrnet_loss
 from .realdeg import RealDegradation
@@ -193,10 +193,14 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
         raise ConfigError("no training data: pass --data DIR (a folder made by 'vidfsr prepare')")
     real = RealDegradation(seed=cfg.seed * 7919 + dist.rank) if cfg.degradation == "real" else None
     faces = load_prepared(cfg.data, "train", cfg.data_limit)
-    data = TrainBatches(faces, mcfg.scale, mcfg.size // 2, cfg.heatmap_sigma, real)
+    if mcfg.frames > 1 and real is None:
+        raise ConfigError(f"{cfg.model} takes {mcfg.frames} frames: train it with --degradation real")
+    data = TrainBatches(faces, mcfg.scale, mcfg.size // 2, cfg.heatmap_sigma, real, mcfg.frames)
     val = None
     if cfg.val_hr and cfg.val_images and dist.main:
-        if real is not None:
+        if mcfg.frames > 1:
+            val = real_burst_eval_set(cfg.val_hr, mcfg.frames, cfg.val_images)
+        elif real is not None:
             val = real_eval_set(cfg.val_hr, cfg.val_images)
         else:
             val = load_eval_set(cfg.val_hr, mcfg.scale, cfg.val_lr or None, cfg.val_images)
@@ -204,10 +208,11 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
         from .io import load_model
 
         init = load_model(cfg.init)
-        # The network is the same for every scale (its input is always 128x128): x8 weights can start x4.
-        if init.cfg.replace(scale=mcfg.scale) != mcfg:
+        # The network is the same for every scale (its input is always 128x128): x8 weights can start x4,
+        # and single-frame weights a K-frame model (the other frames' input weights start at zero).
+        if init.cfg.replace(scale=mcfg.scale, frames=mcfg.frames) != mcfg:
             raise ConfigError(f"--init {cfg.init} has config {init.cfg}, which differs from {cfg.model}'s")
-        model.load_state_dict(init.state_dict())
+        model.load_state_dict(expand_frames(init.state_dict(), mcfg.frames))
     optimizer = torch.optim.RMSprop(model.parameters(), lr=cfg.lr)
     disc = d_opt = vgg = None
     if cfg.gan:

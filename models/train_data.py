@@ -27,6 +27,7 @@ class TrainBatches:
         prior_size: int,
         sigma: float = 1.0,
         real: RealDegradation | None = None,
+        frames: int = 1,
     ) -> None:
         self.images = torch.from_numpy(faces.images).permute(0, 3, 1, 2).contiguous()  # [N,3,128,128] uint8
         self.landmarks = torch.from_numpy(faces.landmarks)  # [N,68,2]
@@ -35,6 +36,9 @@ class TrainBatches:
         self.prior_size = prior_size
         self.sigma = sigma
         self.real = real  # None: the paper's bicubic x``scale`` degradation
+        self.frames = frames  # > 1: bursts of the real degradation, frames stacked on the channel axis
+        if frames > 1 and real is None:
+            raise ValueError("multi-frame training needs the real-world degradation (bursts)")
 
     def __len__(self) -> int:
         return len(self.images)
@@ -59,8 +63,13 @@ class TrainBatches:
         hr = torch.stack(out_hr)
         if self.real is None:
             lr_up = degrade(hr, self.scale)
-        else:
+        elif self.frames == 1:
             faces = (hr * 255).round().byte().permute(0, 2, 3, 1).numpy()
             ups, _ = self.real.degrade_batch(faces, order="rgb")
             lr_up = torch.from_numpy(ups).permute(0, 3, 1, 2).float() / 255
+        else:
+            faces = (hr * 255).round().byte().permute(0, 2, 3, 1).numpy()
+            ups, _ = self.real.degrade_burst(faces, self.frames, order="rgb")  # [B,K,H,W,3]
+            b, k, h, w, _c = ups.shape
+            lr_up = torch.from_numpy(ups).permute(0, 1, 4, 2, 3).reshape(b, 3 * k, h, w).float() / 255
         return lr_up, hr, torch.stack(out_heat), torch.stack(out_parse)

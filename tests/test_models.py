@@ -16,9 +16,9 @@ TINY = {"channels": 8, "coarse_blocks": 1, "encoder_blocks": 2, "decoder_blocks"
 def test_every_registered_model_runs_forward_backward(name: str) -> None:
     model = create_model(name, **TINY)
     cfg = model.cfg
-    x = torch.rand(2, 3, 128, 128)
+    x = torch.rand(2, 3 * cfg.frames, 128, 128)
     out = model(x)
-    assert out.image.shape == out.coarse.shape == x.shape
+    assert out.image.shape == out.coarse.shape == (2, 3, 128, 128)
     if cfg.prior and cfg.landmarks:
         assert out.heatmaps is not None and out.heatmaps.shape == (2, cfg.landmarks, 64, 64)
     else:
@@ -67,3 +67,25 @@ def test_unknown_names_and_keys_get_hints() -> None:
         FSRNetConfig.from_dict({"chanels": 3})
     with pytest.raises(ConfigError):
         FSRNetConfig(scale=3)
+
+
+def test_k_frame_model_starts_as_the_single_frame_one() -> None:
+    """expand_frames gives the earlier frames zero input weights: the same output whatever they hold, and
+    exactly the single-frame model's; afterwards those weights get gradients, so training can use them."""
+    from vidfsr.models.fsrnet import expand_frames
+
+    torch.manual_seed(0)
+    one = create_model("fsrnet_lite_real", **TINY).eval()
+    three = create_model("fsrnet_lite_real_k3", **TINY).eval()
+    three.load_state_dict(expand_frames(one.state_dict(), 3))
+    x = torch.rand(2, 3, 128, 128)
+    others = torch.rand(2, 6, 128, 128)
+    with torch.no_grad():
+        assert torch.equal(one(x).image, three(torch.cat([x, others], 1)).image)
+    three.train()
+    three(torch.cat([x, others], 1)).image.mean().backward()
+    grad = three.coarse[0].weight.grad
+    assert grad is not None and grad[:, 3:].abs().sum() > 0
+    with pytest.raises(ConfigError, match="frames"):
+        FSRNetConfig(frames=0)
+    assert count_macs(three) > count_macs(one)

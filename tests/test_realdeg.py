@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 from vidfsr.models.metrics import psnr_y
-from vidfsr.models.realdeg import RealDegradation, RealDegradationConfig, downscale, h264_roundtrip
+from vidfsr.models.realdeg import RealDegradation, RealDegradationConfig, downscale, h264_burst, h264_roundtrip
 
 
 @pytest.fixture(scope="module")
@@ -76,3 +76,47 @@ def test_kernels_differ_and_model_input_is_cubic(hr: np.ndarray) -> None:
     for i, a in enumerate(names):
         for b in names[i + 1 :]:
             assert np.abs(outs[a] - outs[b]).mean() > 0.3, (a, b)
+
+
+LOSSLESS = RealDegradationConfig(h264_prob=0.0, jpeg_prob=0.0, noise_prob=0.0, kernels={"area": 1.0})
+
+
+def test_bursts_are_the_face_moved_and_degraded_alike(hr: np.ndarray) -> None:
+    """Frame 0 is the reference; earlier frames are the same face shifted (phase correlation finds the
+    motion) by different amounts, and the bursts are reproducible by seed."""
+    rgb = np.ascontiguousarray(hr[..., ::-1])
+    a, b = RealDegradation(LOSSLESS, seed=5), RealDegradation(LOSSLESS, seed=5)
+    ups, info = a.degrade_burst(rgb, 3, order="rgb")
+    assert ups.shape == (8, 3, 128, 128, 3) and ups.dtype == np.uint8 and len(info) == 8
+    assert np.array_equal(ups, b.degrade_burst(rgb, 3, order="rgb")[0])
+    shifts = []
+    for burst in ups:
+        ref = cv2.cvtColor(burst[0], cv2.COLOR_RGB2GRAY).astype(np.float64)
+        for k in (1, 2):
+            (dx, dy), _ = cv2.phaseCorrelate(ref, cv2.cvtColor(burst[k], cv2.COLOR_RGB2GRAY).astype(np.float64))
+            shifts.append(np.hypot(dx, dy))
+            # The same face: the neighbour moved back onto the reference is close to it.
+            m = np.float32([[1, 0, -dx], [0, 1, -dy]])
+            back = cv2.warpAffine(burst[k], m, (128, 128), borderMode=cv2.BORDER_REFLECT_101)
+            assert psnr_y(back[16:-16, 16:-16], burst[0][16:-16, 16:-16]) > 18
+    assert max(shifts) > 0.3 and min(shifts) < max(shifts) / 3  # some faces move, some barely
+    # The reference frame is degraded like a single-frame face: its side and kernel are in the info.
+    assert all(12 <= d.lr_side <= 64 and d.kernel == "area" and d.compression == "none" for d in info)
+
+
+def test_h264_bursts_compress_every_frame_as_one_clip(hr: np.ndarray) -> None:
+    faces = [np.clip(downscale(f, 40, "area"), 0, 255).round().astype(np.uint8) for f in hr[:4]]
+    bursts = [[f, np.roll(f, 1, axis=1), np.roll(f, 2, axis=1)] for f in faces]
+    rng = np.random.default_rng(0)
+    for key in (False, True):
+        out = h264_burst(bursts, 36, "veryfast", rng, keyframe_at_reference=key)
+        assert len(out) == 4 and all(len(b) == 3 for b in out)
+        for got, want in zip(out, bursts, strict=True):
+            for g, w in zip(got, want, strict=True):
+                assert g.shape == w.shape
+                assert 20 < psnr_y(g[..., ::-1], w[..., ::-1]) < 45  # compressed, still the same face
+    cfg = RealDegradationConfig(h264_prob=1.0, jpeg_prob=0.0, crf=(38, 38))
+    ups, info = RealDegradation(cfg, seed=2).degrade_burst(hr[:4], 3)
+    assert all(d.compression.startswith("h264:38:") for d in info)
+    clean, _ = RealDegradation(LOSSLESS, seed=2).degrade_burst(hr[:4], 3)
+    assert not np.array_equal(ups[:, 1], clean[:, 1])

@@ -192,6 +192,20 @@ def test_init_from_weights_of_another_scale(prepared: Path, tmp_path: Path) -> N
         train(_cfg(prepared, tmp_path / "bad", model="fsrnet_lite_x4", model_overrides={}, init=str(path), steps=1))
 
 
+def test_k_frame_model_trains_on_bursts_from_single_frame_weights(prepared: Path, tmp_path: Path) -> None:
+    one = create_model("fsrnet_lite_real", **TINY)
+    path = save_weights(one, tmp_path / "one.safetensors")
+    cfg = _cfg(prepared, tmp_path / "k3", model="fsrnet_lite_real_k3", degradation="real", init=str(path), steps=2)
+    summary = train(cfg)
+    three = load_model(summary["weights"])
+    assert three.cfg.frames == 3 and three.coarse[0].weight.shape[1] == 9
+    assert three.coarse[0].weight[:, 3:].abs().sum() > 0  # the other frames' weights moved off zero
+    from vidfsr.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="degradation real"):
+        train(_cfg(prepared, tmp_path / "k3p", model="fsrnet_lite_real_k3", steps=1))
+
+
 def test_interrupted_run_still_saves(prepared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from vidfsr.models import train as train_module
 
