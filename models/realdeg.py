@@ -29,14 +29,14 @@ Ranges and their reasons (published pipelines work at 512 px HR; ours is 128 px,
   first moved by a random 0-3 px (a P-frame, what a stream consists of between keyframes), and the faces are cut
   back out of the frame that was drawn. One encoder per batch keeps the cost low (measured in BENCHMARKS.md).
 
-Bursts (``degrade_burst``, the multi-frame model's input, issue 12 item 6): the face at frame t and the same face
-at t-1 ... t-K+1 as the pipeline cuts them, at the *current* crop box. Each earlier frame is the HR face moved by
-a random walk (per-face speed 0-1.2 LR px a frame, squared-uniform: talking heads barely move, walkers do;
-rotation ~0.5 degrees and scale ~0.5% a frame: head turns and steps toward the camera), then degraded with
-the same kernel, LR side and compression settings as the reference, with its own noise. H.264 encodes the K frames as one clip in time
-order (the reference is a P-frame), or on a quarter of bursts starts a new GOP at the reference (an I-frame,
-what a keyframe interval or a stream's first frames give). Sub-pixel motion and the different quantisation of
-each frame are what neighbouring frames add; a static face under lossless capture adds nothing.
+Bursts (``degrade_burst``, the multi-frame model's input, issue 12 item 6): the face at frame t and the same face at
+t-1 ... t-K+1 as the pipeline cuts them, at the *current* crop box. Each earlier frame is the HR face moved by a
+random walk (per-face speed 0-1.2 LR px a frame, squared-uniform: talking heads barely move, walkers do; rotation
+~0.5 degrees and scale ~0.5% a frame: head turns and steps toward the camera), then degraded with the same kernel,
+LR side and compression settings as the reference, with its own noise. H.264 encodes the K frames as one clip in
+time order (the reference is a P-frame), or on a quarter of bursts starts a new GOP at the reference (an I-frame,
+what a keyframe interval or a stream's first frames give). Sub-pixel motion and the different quantisation of each
+frame are what neighbouring frames add; a static face under lossless capture adds nothing.
 """
 
 from __future__ import annotations
