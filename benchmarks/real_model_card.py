@@ -153,8 +153,12 @@ def video_tables(v: dict) -> list[str]:
         table = v.get(key)
         if not table:
             continue
-        lines += [f"{title}: mean over clips of face-box Y-PSNR (dB) / SSIM / flicker / landmark NRMSE / identity "
-                  "distance; vidfsr's gain over bicubic (worst clip) and clips won.", "", *table_markdown(table)]
+        lines += [
+            f"{title}: mean over clips of face-box Y-PSNR (dB) / SSIM / flicker / landmark NRMSE / identity "
+            "distance; vidfsr's gain over bicubic (worst clip) and clips won.",
+            "",
+            *table_markdown(table),
+        ]
         lines.append("")
     lines += ["Gain over bicubic by native crop size (input px), all scales and codecs:", "",
               "| crop px | faces | gain (dB) | faces better |", "|---|---|---|---|"]  # fmt: skip

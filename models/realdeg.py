@@ -237,7 +237,11 @@ def _tile(faces: list[np.ndarray], cols: int, height: int, width: int, places: l
 
 
 def h264_burst(
-    bursts: list[list[np.ndarray]], crf: int, preset: str, rng: np.random.Generator, order: str = "bgr",
+    bursts: list[list[np.ndarray]],
+    crf: int,
+    preset: str,
+    rng: np.random.Generator,
+    order: str = "bgr",
     keyframe_at_reference: bool = False,
 ) -> list[list[np.ndarray]]:
     """Compress bursts (``bursts[i][k]``: face i at frame t-k, uint8, up to 64 px) as one K-frame libx264 clip.

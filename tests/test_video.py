@@ -181,9 +181,10 @@ def test_audio_cut_with_the_video(tmp_path: Path) -> None:
     src = make_video(tmp_path / "in.mp4", frames=50, audio=True)  # 2 s of video and audio
     info = VideoFileSource(src).info
     dst = tmp_path / "cut.mp4"
-    with VideoFileSource(src) as source, VideoFileSink(
-        dst, info.width, info.height, info.time_base, info.rate, audio_from=src, audio_until=1.0
-    ) as sink:
+    with (
+        VideoFileSource(src) as source,
+        VideoFileSink(dst, info.width, info.height, info.time_base, info.rate, audio_from=src, audio_until=1.0) as sink,
+    ):
         for frame in source:
             if frame.time is not None and frame.time >= 1.0:
                 break
