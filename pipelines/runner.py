@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
-from vidfsr.errors import VidfsrError
+from vidfsr.errors import ConfigError
 
 from .blend import BlendConfig, paste_inplace
 from .croprule import crop_boxes
@@ -33,6 +33,9 @@ from .track import Tracker, TrackerConfig
 from .types import Faces, Frame
 
 logger = logging.getLogger(__name__)
+
+
+DEFAULT_THREADS = "decode+detect+crops,enhance,blend+encode"
 
 
 class FaceEnhancer(Protocol):
@@ -60,6 +63,8 @@ class RunConfig:
     blend: blending options.
     tracker: tracker options.
     keep_best: keep each track's best face for the report (``--save-faces``); off, nothing per face is kept.
+    threads: which stages share a thread (``parse_threads``); the default is the grouping measured fastest on
+        the 2-core CPU (BENCHMARKS.md, runner threads).
     """
 
     scale: float = 2.0
@@ -72,6 +77,7 @@ class RunConfig:
     blend: BlendConfig = field(default_factory=BlendConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     keep_best: bool = False
+    threads: str = DEFAULT_THREADS
 
 
 @dataclass
@@ -88,7 +94,8 @@ class RunSummary:
     latency_mean_s: float | None = None
     latency_max_s: float | None = None
     latency_last_s: float | None = None
-    stage_seconds: dict[str, float] = field(default_factory=dict)
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # wall time inside each stage
+    stage_cpu_seconds: dict[str, float] = field(default_factory=dict)  # CPU time of its thread inside each stage
 
     def add_latency(self, seconds: float) -> None:
         n = self.frames  # frames already counted before this one
@@ -204,19 +211,13 @@ class Runner:
 
     # -------------------------------------------------------------------------------- stages
 
-    def _analyse(self, stages: Stages, frames: Iterable[Frame], out: queue.Queue) -> None:
-        """Decode (pull from the source), detect every k frames, track, cut crops."""
+    def _steps(self, write: Callable[[Frame, np.ndarray], None], progress: ProgressFn | None,
+               start: float) -> dict[str, _Step]:  # fmt: skip
+        """The five stages after decode, each a step that maps one input to zero or more outputs."""
         cfg = self.config
         cuts = ShotCutDetector()
-        t = self.summary.stage_seconds
-        it: Iterator[Frame] = iter(frames)
-        while True:
-            t0 = time.perf_counter()
-            frame = next(it, None)
-            t["decode"] = t.get("decode", 0.0) + time.perf_counter() - t0
-            if frame is None:
-                break
-            t0 = time.perf_counter()
+
+        def detect(frame: Frame) -> list:
             if cuts(frame.image):
                 self.tracker.reset()
             detections = self.detector(frame.image) if frame.index % cfg.detect_every == 0 else None
@@ -226,40 +227,98 @@ class Runner:
             for event in self.tracker.pop_events():
                 if event.kind == "ended":
                     self._track_ended(event.track_id, frame.index)
+            return [(frame, faces)]
+
+        def crops(pair: tuple[Frame, Faces]) -> list:
+            frame, faces = pair
             batch = make_batch(frame, faces, self.enhancer.ranges, cfg.force)
-            t["detect+track"] = t.get("detect+track", 0.0) + time.perf_counter() - t0
             with self._count_lock:
                 self.summary.in_flight += len(batch)
-            stages.put(out, _Item(frame, faces, batch))
-        stages.put(out, END)
+            return [_Item(frame, faces, batch)]
 
-    def _enhance(self, stages: Stages, inq: queue.Queue, out: queue.Queue) -> None:
-        """Gather faces across frames into batches, run the model, pass frames on in order."""
-        cfg = self.config
-        pending: list[_Item] = []
-        done = False
-        while not done:
-            waiting = sum(len(i.batch) for i in pending)
-            try:
-                item = stages.get(inq, timeout=cfg.max_wait if pending else None)
-            except queue.Empty:
-                item = None
-            if item is END:
-                done = True
-            elif item is not None:
-                pending.append(item)
-                waiting += len(item.batch)
-                if waiting < cfg.batch_size and len(pending) < cfg.queue_size:
+        def blend(item: _Item) -> list:
+            return [(item, self.render(item))]
+
+        def encode(pair: tuple[_Item, np.ndarray]) -> list:
+            item, image = pair
+            write(item.frame, image)
+            if item.frame.received is not None:
+                self.summary.add_latency(time.monotonic() - item.frame.received)
+            with self._count_lock:
+                self.summary.in_flight -= len(item.batch)
+            self.summary.frames += 1
+            self.summary.tracks = self.tracker.tracks_started
+            self.summary.seconds = time.perf_counter() - start
+            if progress:
+                progress(self.summary)
+            return []
+
+        return {
+            "detect": _Step("detect", detect), "crops": _Step("crops", crops), "enhance": _Batcher(self),
+            "blend": _Step("blend", blend), "encode": _Step("encode", encode),
+        }  # fmt: skip
+
+    def _account(self, name: str, wall: float, cpu: float) -> None:
+        with self._count_lock:
+            t, c = self.summary.stage_seconds, self.summary.stage_cpu_seconds
+            t[name] = t.get(name, 0.0) + wall
+            c[name] = c.get(name, 0.0) + cpu
+
+    def _group(self, stages: Stages, steps: list[_Step], inq: queue.Queue | Iterable[Frame],
+               outq: queue.Queue | None) -> None:  # fmt: skip
+        """One thread's loop: pull from the previous queue (or the source), push through this group's steps."""
+
+        def feed(i: int, items: list) -> None:
+            for item in items:
+                if i == len(steps):
+                    assert outq is not None
+                    stages.put(outq, item)
                     continue
-            if pending:
-                for i in self._run_model(pending):
-                    stages.put(out, i)
-                pending = []
-        stages.put(out, END)
+                w0, c0 = time.perf_counter(), time.thread_time()
+                try:
+                    out = steps[i](item)
+                except Exception as exc:
+                    raise _StageFailed(steps[i].name, exc) from exc
+                self._account(steps[i].name, time.perf_counter() - w0, time.thread_time() - c0)
+                feed(i + 1, out)
+
+        def flush() -> None:
+            for i, step in enumerate(steps):
+                feed(i + 1, step.flush())
+            if outq is not None:
+                stages.put(outq, END)
+
+        if not isinstance(inq, queue.Queue):  # the decode group pulls frames from the source
+            it = iter(inq)
+            while True:
+                if stages.stop.is_set():
+                    raise Stopped
+                w0, c0 = time.perf_counter(), time.thread_time()
+                try:
+                    frame = next(it, None)
+                except Exception as exc:
+                    raise _StageFailed("decode", exc) from exc
+                self._account("decode", time.perf_counter() - w0, time.thread_time() - c0)
+                if frame is None:
+                    break
+                feed(0, [frame])
+            flush()
+            return
+        while True:
+            waits = [w for step in steps if (w := step.wait()) is not None]
+            try:
+                item = stages.get(inq, timeout=min(waits) if waits else None)
+            except queue.Empty:
+                for i, step in enumerate(steps):
+                    feed(i + 1, step.poll())
+                continue
+            if item is END:
+                flush()
+                return
+            feed(0, [item])
 
     def _run_model(self, items: list[_Item]) -> list[_Item]:
         """One model call per model over the faces of several frames; new items carry the enhanced batches."""
-        t0 = time.perf_counter()
         crops = np.concatenate([i.batch.crops for i in items])
         models = np.concatenate([i.batch.model for i in items])
         sr = np.empty_like(crops)
@@ -281,8 +340,6 @@ class Runner:
             done.append(i)
             start += n
         self.summary.faces_enhanced += len(crops)
-        t = self.summary.stage_seconds
-        t["enhance"] = t.get("enhance", 0.0) + time.perf_counter() - t0
         return done
 
     def render(self, item: _Item) -> np.ndarray:
@@ -370,43 +427,28 @@ class Runner:
     ) -> RunSummary:
         """Process every frame; ``write(frame, output_image)`` is called in input order from this thread.
 
-        ``interrupt_source`` is called first when the run stops early (an error, Ctrl-C, SIGTERM), so a source
-        blocked waiting for its next frame (a frozen camera) lets go at once instead of after its read timeout.
+        The stages run in the threads ``RunConfig.threads`` groups them into; the last group (with encode) runs
+        in this thread. ``interrupt_source`` is called first when the run stops early (an error, Ctrl-C,
+        SIGTERM), so a source blocked waiting for its next frame (a frozen camera) lets go at once instead of
+        after its read timeout.
         """
         cfg = self.config
+        groups = parse_threads(cfg.threads)
         stages = Stages()
-        q1: queue.Queue = queue.Queue(cfg.queue_size)
-        q2: queue.Queue = queue.Queue(cfg.queue_size)
         start = time.perf_counter()
-        stages.spawn("decode/detect", self._analyse, stages, frames, q1)
-        stages.spawn("enhance", self._enhance, stages, q1, q2)
+        steps = self._steps(write, progress, start)
+        queues: list[queue.Queue] = [queue.Queue(cfg.queue_size) for _ in groups[:-1]]
+        for k, group in enumerate(groups[:-1]):
+            inq: queue.Queue | Iterable[Frame] = frames if k == 0 else queues[k - 1]
+            group_steps = [steps[n] for n in group if n != "decode"]
+            stages.spawn("+".join(group), self._worker, stages, group_steps, inq, queues[k])
+        last = [steps[n] for n in groups[-1] if n != "decode"]
         try:
-            while True:
-                item = stages.get(q2)
-                if item is END:
-                    break
-                t0 = time.perf_counter()
-                try:
-                    image = self.render(item)
-                except Exception as exc:
-                    raise stage_error("blend", exc) from exc
-                t1 = time.perf_counter()
-                try:
-                    write(item.frame, image)
-                except (VidfsrError, OSError) as exc:
-                    raise stage_error("encode", exc) from exc
-                if item.frame.received is not None:
-                    self.summary.add_latency(time.monotonic() - item.frame.received)
-                with self._count_lock:
-                    self.summary.in_flight -= len(item.batch)
-                t = self.summary.stage_seconds
-                t["blend"] = t.get("blend", 0.0) + t1 - t0
-                t["encode"] = t.get("encode", 0.0) + time.perf_counter() - t1
-                self.summary.frames += 1
-                self.summary.tracks = self.tracker.tracks_started
-                self.summary.seconds = time.perf_counter() - start
-                if progress:
-                    progress(self.summary)
+            self._group(stages, last, queues[-1] if queues else frames, None)
+        except _StageFailed as exc:
+            if interrupt_source is not None:
+                interrupt_source()
+            raise stage_error(exc.stage, exc.error) from exc.error
         except Stopped:
             stages.check()
             raise
@@ -419,3 +461,95 @@ class Runner:
         stages.check()
         self.summary.seconds = time.perf_counter() - start
         return self.summary
+
+    def _worker(self, stages: Stages, steps: list[_Step], inq: Any, outq: queue.Queue) -> None:
+        """A group in its own thread: a failing step is recorded under its own stage name."""
+        try:
+            self._group(stages, steps, inq, outq)
+        except _StageFailed as exc:
+            stages.fail(exc.stage, exc.error)
+
+
+STAGES = ("decode", "detect", "crops", "enhance", "blend", "encode")
+
+
+def parse_threads(spec: str) -> list[list[str]]:
+    """``"decode+detect+crops,enhance,blend+encode"`` -> the stages each thread runs, in order.
+
+    Every stage appears once, in pipeline order; ``+`` puts neighbours in one thread, ``,`` starts the next one;
+    the last thread is the caller's. The enhance stage waits for more faces with a timeout, so it cannot share
+    the thread that blocks on the source.
+    """
+    groups = [[n.strip() for n in part.split("+")] for part in spec.split(",")]
+    flat = [n for g in groups for n in g]
+    if flat != list(STAGES):
+        raise ConfigError(
+            f"threads {spec!r} must name the stages {', '.join(STAGES)} once each, in that order "
+            '("+" joins neighbours in one thread, "," starts the next thread)'
+        )
+    if "enhance" in groups[0]:
+        raise ConfigError(f"threads {spec!r}: enhance cannot share the decode thread (it waits on the source)")
+    return groups
+
+
+class _StageFailed(Exception):
+    """A step's exception on its way out of its thread, with the stage it came from."""
+
+    def __init__(self, stage: str, error: BaseException) -> None:
+        super().__init__(stage)
+        self.stage, self.error = stage, error
+
+
+class _Step:
+    """A stage as a step of a thread's loop: ``__call__`` maps one input to its outputs (zero or more)."""
+
+    def __init__(self, name: str, fn: Callable[[Any], list] | None = None) -> None:
+        self.name = name
+        self._fn = fn
+
+    def __call__(self, item: Any) -> list:
+        assert self._fn is not None
+        return self._fn(item)
+
+    def wait(self) -> float | None:
+        """Seconds this step may wait for its next input before ``poll`` (None: as long as it takes)."""
+        return None
+
+    def poll(self) -> list:
+        """Outputs due after a wait ran out."""
+        return []
+
+    def flush(self) -> list:
+        """Outputs held back, at the end of the stream."""
+        return []
+
+
+class _Batcher(_Step):
+    """The enhance stage: gathers faces across frames up to ``batch_size`` (or ``queue_size`` frames), or until
+    ``max_wait`` seconds pass with faces waiting, then runs the model; frames leave in order."""
+
+    def __init__(self, runner: Runner) -> None:
+        super().__init__("enhance")
+        self.runner = runner
+        self.pending: list[_Item] = []
+        self.faces = 0
+
+    def __call__(self, item: _Item) -> list:
+        cfg = self.runner.config
+        self.pending.append(item)
+        self.faces += len(item.batch)
+        if self.faces < cfg.batch_size and len(self.pending) < cfg.queue_size:
+            return []
+        return self.flush()
+
+    def wait(self) -> float | None:
+        return self.runner.config.max_wait if self.pending else None
+
+    def poll(self) -> list:
+        return self.flush()
+
+    def flush(self) -> list:
+        if not self.pending:
+            return []
+        items, self.pending, self.faces = self.pending, [], 0
+        return self.runner._run_model(items)

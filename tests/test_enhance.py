@@ -234,9 +234,90 @@ def test_errors_keep_their_type_and_name_the_stage(
             raise StreamError("publisher refused")
 
     runner = Runner(YuNetDetector(), Enhancer(load_models(tiny_weights)), RunConfig(force=True, queue_size=2))
-    stage = {"source": "decode/detect", "sink": "encode"}[where]
+    stage = {"source": "decode", "sink": "encode"}[where]
     with pytest.raises(StreamError, match=f"the {stage} stage failed"):
         runner.run(frames(), write)
+
+
+SIX_THREADS = "decode,detect,crops,enhance,blend,encode"
+
+
+def test_every_thread_grouping_writes_the_same_frames(tiny_weights: list[str], face_images: list[np.ndarray]) -> None:
+    """The stages do the same work whichever threads they share: byte-identical output, every stage timed."""
+    from vidfsr.api import load_models
+
+    enhancer = Enhancer(load_models(tiny_weights))
+    images = face_clip_frames(face_images, 10)
+    outputs = {}
+    groupings = (SIX_THREADS, "decode+detect+crops,enhance,blend+encode", "decode+detect+crops,enhance+blend+encode")
+    for threads in groupings:
+        runner = Runner(YuNetDetector(), enhancer, RunConfig(scale=2.0, force=True, threads=threads))
+        out: list[np.ndarray] = []
+        summary = runner.run((Frame(i, img) for i, img in enumerate(images)), lambda f, img, o=out: o.append(img))
+        assert summary.frames == 10 and summary.faces_enhanced >= 8
+        assert set(summary.stage_cpu_seconds) == {"decode", "detect", "crops", "enhance", "blend", "encode"}
+        assert summary.stage_cpu_seconds["detect"] > 0 and summary.stage_cpu_seconds["enhance"] > 0
+        outputs[threads] = out
+    first = outputs[SIX_THREADS]
+    for threads, out in outputs.items():
+        assert len(out) == len(first) and all(np.array_equal(a, b) for a, b in zip(out, first, strict=True)), threads
+
+
+@pytest.mark.parametrize(
+    "spec, message",
+    [("decode,detect,enhance,blend,encode", "once each"), ("decode,crops,detect,enhance,blend,encode", "in that order"),
+     ("decode+detect+crops+enhance,blend,encode", "cannot share the decode")],
+)  # fmt: skip
+def test_thread_groupings_are_checked(spec: str, message: str) -> None:
+    from vidfsr.pipelines.runner import parse_threads
+
+    from vidfsr.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        parse_threads(spec)
+    assert parse_threads(SIX_THREADS) == [[s] for s in SIX_THREADS.split(",")]
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("stage", ["decode", "detect", "crops", "enhance", "blend", "encode"])
+def test_each_of_six_threads_fails_with_its_own_name(
+    stage: str, tiny_weights: list[str], face_images: list[np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Six threads: a failure in any stage stops the run promptly and the error names that stage."""
+    import time
+
+    from vidfsr.pipelines import runner as runner_mod
+
+    from vidfsr.api import load_models
+
+    enhancer = Enhancer(load_models(tiny_weights))
+    images = face_clip_frames(face_images, 12)
+
+    def boom(*args, **kwargs):
+        raise RuntimeError(f"{stage} exploded")
+
+    def frames():
+        for i, img in enumerate(images * 50):
+            if stage == "decode" and i == 5:
+                boom()
+            yield Frame(i, img)
+
+    detector = YuNetDetector()
+    if stage == "detect":
+        detector = boom  # type: ignore[assignment]
+    if stage == "crops":
+        monkeypatch.setattr(runner_mod, "make_batch", boom)
+    runner = Runner(detector, boom if stage == "enhance" else enhancer, RunConfig(force=True, queue_size=2,
+                    threads=SIX_THREADS))  # fmt: skip
+    if stage == "enhance":
+        runner.enhancer.ranges = enhancer.ranges  # type: ignore[attr-defined]
+    if stage == "blend":
+        runner.render = boom  # type: ignore[method-assign]
+    write = boom if stage == "encode" else (lambda f, img: None)
+    t = time.perf_counter()
+    with pytest.raises(PipelineError, match=f"the {stage} stage failed: {stage} exploded"):
+        runner.run(frames(), write)
+    assert time.perf_counter() - t < 30
 
 
 def test_batches_across_frames_and_keeps_order(tiny_weights: list[str], face_images: list[np.ndarray]) -> None:

@@ -51,6 +51,8 @@ class EnhanceOptions:
         compare: also write a side-by-side input | output video here.
         save_faces: write each track's best enhanced face and a JSON report of tracks here.
         min_face, max_faces, score_threshold: detector options.
+        stages: which pipeline stages share a thread (``pipelines.runner.parse_threads``; empty: the grouping
+            measured fastest, BENCHMARKS.md).
     """
 
     models: tuple[str, ...] = ()
@@ -74,6 +76,7 @@ class EnhanceOptions:
     min_face: float = 8.0
     max_faces: int = 0
     score_threshold: float = 0.6
+    stages: str = ""
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> EnhanceOptions:
@@ -163,8 +166,9 @@ def build_runner(opts: EnhanceOptions):
     from .pipelines.blend import BlendConfig
     from .pipelines.detect import DetectorConfig, create_detector
     from .pipelines.enhance import Enhancer, EnhancerConfig
-    from .pipelines.runner import RunConfig, Runner
+    from .pipelines.runner import DEFAULT_THREADS, RunConfig, Runner, parse_threads
 
+    parse_threads(opts.stages or DEFAULT_THREADS)  # a bad grouping fails before the models load
     device = resolve_device(opts.device)
     models = load_models(opts.models)
     backend = resolve_backend(opts.backend, device.type, opts.precision)
@@ -182,6 +186,7 @@ def build_runner(opts: EnhanceOptions):
         temporal=opts.temporal,
         blend=BlendConfig(strength=opts.blend, mask=opts.mask),
         keep_best=bool(opts.save_faces),
+        threads=opts.stages or DEFAULT_THREADS,
     )
     return Runner(detector, enhancer, config)
 
