@@ -128,6 +128,7 @@ def main() -> None:
     ap.add_argument("--clip", default=str(shared_dir() / "data/videos/multi_person/hamilton.mp4"))
     ap.add_argument("--out", default="")
     args = ap.parse_args()
+    os.environ.setdefault("VIDFSR_MODEL_DIR", str(shared_dir() / "models"))  # YuNet, offline
     from vidfsr.api import set_cpu_threads
 
     res_threads = set_cpu_threads(0)  # as `vidfsr enhance` does

@@ -35,7 +35,11 @@ from .types import Faces, Frame
 logger = logging.getLogger(__name__)
 
 
+# Measured on the 2-core CPU (BENCHMARKS.md, runner threads): every grouping from three to six threads ran within
+# the machine's noise of the others, and six threads cost ~4% more CPU time, so CPU runs keep three. With the model
+# on an accelerator the CPU stages are the work left, and each gets its own thread (not measured: no GPU lent yet).
 DEFAULT_THREADS = "decode+detect+crops,enhance,blend+encode"
+ACCELERATOR_THREADS = "decode,detect,crops,enhance,blend,encode"
 
 
 class FaceEnhancer(Protocol):

@@ -72,6 +72,7 @@ def test_missing_input_is_one_line_and_exit_2(tmp_path: Path, capsys: pytest.Cap
         (["OUT.mp4", "--scale", "100"], "between 0.1 and 16"),
         (["OUT.mp4", "--scale", "16"], "beyond H.264"),
         (["OUT.mp4", "--compare", "CMP"], "no extension"),
+        (["OUT.mp4", "--stages", "decode,enhance"], "once each"),
     ],
 )
 def test_bad_enhance_arguments_are_one_line_and_exit_2(

@@ -166,10 +166,11 @@ def build_runner(opts: EnhanceOptions):
     from .pipelines.blend import BlendConfig
     from .pipelines.detect import DetectorConfig, create_detector
     from .pipelines.enhance import Enhancer, EnhancerConfig
-    from .pipelines.runner import DEFAULT_THREADS, RunConfig, Runner, parse_threads
+    from .pipelines.runner import ACCELERATOR_THREADS, DEFAULT_THREADS, RunConfig, Runner, parse_threads
 
-    parse_threads(opts.stages or DEFAULT_THREADS)  # a bad grouping fails before the models load
     device = resolve_device(opts.device)
+    stages = opts.stages or (ACCELERATOR_THREADS if device.type == "cuda" else DEFAULT_THREADS)
+    parse_threads(stages)  # a bad grouping fails before the models load
     models = load_models(opts.models)
     backend = resolve_backend(opts.backend, device.type, opts.precision)
     enhancer = Enhancer(
@@ -186,7 +187,7 @@ def build_runner(opts: EnhanceOptions):
         temporal=opts.temporal,
         blend=BlendConfig(strength=opts.blend, mask=opts.mask),
         keep_best=bool(opts.save_faces),
-        threads=opts.stages or DEFAULT_THREADS,
+        threads=stages,
     )
     return Runner(detector, enhancer, config)
 
