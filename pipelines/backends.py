@@ -3,7 +3,8 @@
 Why more than one: on CPUs the fastest exact (fp32) path is ONNX Runtime (1.2-1.7x eager fp32 on this project's
 dev CPU), while eager bf16 autocast + channels-last is faster still but not bit-exact; torch.compile adds little on
 top of eager bf16 and costs ~40 s of compilation per batch shape (numbers in BENCHMARKS.md). Each backend is a
-callable ``run(x) -> Result`` on an RGB float batch [B,3,128,128]; the Enhancer picks one per model.
+callable ``run(x) -> Result`` on an RGB float batch [B,3K,128,128] (K frames; 1 for single-frame models); the
+Enhancer picks one per model.
 """
 
 from __future__ import annotations
@@ -118,10 +119,11 @@ class OnnxBackend:
         # A copy, as in TorchBackend: the caller's module keeps its dtype and memory format.
         heads = _Heads(copy.deepcopy(module).eval().float().to(memory_format=torch.contiguous_format), parsing)
         buf = io.BytesIO()
+        channels = 3 * getattr(getattr(module, "cfg", None), "frames", 1)
         names = ["image", "parsing"] if parsing else ["image"]
         with torch.inference_mode(False), torch.no_grad():
             torch.onnx.export(
-                heads, (torch.rand(1, 3, 128, 128),), buf, dynamo=False, input_names=["x"], output_names=names,
+                heads, (torch.rand(1, channels, 128, 128),), buf, dynamo=False, input_names=["x"], output_names=names,
                 dynamic_axes={"x": {0: "batch"}, **{k: {0: "batch"} for k in names}}, opset_version=17,
             )  # fmt: skip
         opts = ort.SessionOptions()

@@ -63,13 +63,18 @@ class FaceBatch:
     score: np.ndarray  # [B] float32
     sr: np.ndarray | None = None  # [B,128,128,3] uint8 BGR, the enhanced crops
     mask: np.ndarray | None = None  # [B,128,128] float32 in [0,1], the model's parsing union, when asked for
+    # [B,K-1,128,128,3] uint8 BGR: the same crop boxes cut from the K-1 frames before (most recent first), for
+    # multi-frame models; None when no model of the run takes more than one frame.
+    history: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.crops)
         for name in ("crop_xyxy", "track_id", "model", "native_side", "score"):
             if len(getattr(self, name)) != n:
                 raise ValueError(f"FaceBatch: {name} has {len(getattr(self, name))} rows for {n} crops")
-        for name in ("crops", "crop_xyxy", "track_id", "model", "native_side", "score", "sr", "mask"):
+        if self.history is not None and len(self.history) != n:
+            raise ValueError(f"FaceBatch: history has {len(self.history)} rows for {n} crops")
+        for name in ("crops", "crop_xyxy", "track_id", "model", "native_side", "score", "sr", "mask", "history"):
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, _frozen(value))
@@ -105,10 +110,24 @@ def choose_model(crop_side: float, ranges: Sequence[ModelRange], force: bool = F
     return min(range(len(ranges)), key=lambda i: ranges[i].distance(crop_side))
 
 
-def make_batch(frame: Frame, faces: Faces, ranges: Sequence[ModelRange], force: bool = False) -> FaceBatch:
-    """Cut the model input of every tracked face some model serves."""
+def make_batch(
+    frame: Frame,
+    faces: Faces,
+    ranges: Sequence[ModelRange],
+    force: bool = False,
+    history: Sequence[np.ndarray] = (),
+    frames: Sequence[int] = (),
+) -> FaceBatch:
+    """Cut the model input of every tracked face some model serves.
+
+    ``frames[i]`` is how many frames model i takes (default 1 each). For models that take K > 1, the same crop
+    box is also cut from the K-1 images in ``history`` (the frames before this one, most recent first), as the
+    multi-frame models were trained (``realdeg.degrade_burst``); where the history is shorter (the stream's
+    first frames, after a shot cut) the oldest available crop, or the current one, stands in.
+    """
     if not len(faces):
         return FaceBatch.empty(frame.index)
+    extra = max(frames, default=1) - 1
     boxes = crop_boxes(faces.xyxy)
     ids = faces.track_id if faces.track_id is not None else np.arange(len(faces))
     rows = []
@@ -120,5 +139,16 @@ def make_batch(frame: Frame, faces: Faces, ranges: Sequence[ModelRange], force: 
     if not rows:
         return FaceBatch.empty(frame.index)
     crops, xyxy, tids, models, sides, scores = zip(*rows, strict=True)
+    past = None
+    if extra > 0:
+        past_rows = []
+        for crop, box, model in zip(crops, xyxy, models, strict=True):
+            want = frames[model] - 1
+            cut = [cut_crop(img, box, MODEL_SIZE) for img in history[:want]]
+            while len(cut) < extra:
+                cut.append(cut[-1] if cut else crop)
+            past_rows.append(np.stack(cut))
+        past = np.stack(past_rows)
     return FaceBatch(frame.index, np.stack(crops), np.stack(xyxy), np.array(tids, np.int64),
-                     np.array(models, np.int64), np.array(sides), np.array(scores, np.float32))  # fmt: skip
+                     np.array(models, np.int64), np.array(sides), np.array(scores, np.float32),
+                     history=past)  # fmt: skip

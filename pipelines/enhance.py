@@ -69,6 +69,7 @@ class Enhancer:
             raise ConfigError("fp16 needs a CUDA device; use --precision bf16 or fp32 on CPU")
         self.precision = precision
         self._ranges = tuple(models)
+        self._frames = tuple(int(getattr(getattr(m, "cfg", None), "frames", 1)) for m in models.values())
         self.models = [
             make_backend(
                 self.config.backend, m, self.device, precision, self.config.channels_last, self.config.batch_size,
@@ -83,6 +84,11 @@ class Enhancer:
     @property
     def ranges(self) -> tuple[ModelRange, ...]:
         return self._ranges
+
+    @property
+    def frames(self) -> tuple[int, ...]:
+        """Frames each model takes (1: one image; K: the crop and the same box in the K-1 frames before)."""
+        return self._frames
 
     def _to_model(self, x: torch.Tensor) -> torch.Tensor:
         return x.permute(0, 3, 1, 2).float().div_(255)
@@ -101,7 +107,12 @@ class Enhancer:
     def __call__(self, crops: np.ndarray, model: int) -> tuple[np.ndarray, np.ndarray | None]:
         run = self.models[model]
         bs = self.config.batch_size
-        chunks = [np.ascontiguousarray(crops[s : s + bs, ..., ::-1]) for s in range(0, len(crops), bs)]  # BGR->RGB
+        k = crops.shape[-1] // 3
+        if k != self._frames[model]:
+            raise ConfigError(f"model {model} takes {self._frames[model]} frames, got crops with {k}")
+        # BGR->RGB within each frame's three channels, the frames kept in order.
+        crops = crops.reshape(*crops.shape[:-1], k, 3)[..., ::-1].reshape(crops.shape)
+        chunks = [np.ascontiguousarray(crops[s : s + bs]) for s in range(0, len(crops), bs)]
         if self._copy_stream is None:
             done = [self._from_model(run(self._to_model(torch.from_numpy(c)))) for c in chunks]
         else:

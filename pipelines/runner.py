@@ -13,6 +13,7 @@ import logging
 import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,7 +223,8 @@ class Runner:
         cuts = ShotCutDetector()
 
         def detect(frame: Frame) -> list:
-            if cuts(frame.image):
+            cut = cuts(frame.image)
+            if cut:
                 self.tracker.reset()
             detections = self.detector(frame.image) if frame.index % cfg.detect_every == 0 else None
             if detections is not None:
@@ -231,11 +233,19 @@ class Runner:
             for event in self.tracker.pop_events():
                 if event.kind == "ended":
                     self._track_ended(event.track_id, frame.index)
-            return [(frame, faces)]
+            return [(frame, faces, cut)]
 
-        def crops(pair: tuple[Frame, Faces]) -> list:
-            frame, faces = pair
-            batch = make_batch(frame, faces, self.enhancer.ranges, cfg.force)
+        # Multi-frame models see the same crop box in the frames before: the crops stage keeps those frames.
+        frames_per_model = tuple(getattr(self.enhancer, "frames", ()) or (1,) * len(self.enhancer.ranges))
+        past: deque[np.ndarray] = deque(maxlen=max(max(frames_per_model, default=1) - 1, 0))
+
+        def crops(triple: tuple[Frame, Faces, bool]) -> list:
+            frame, faces, cut = triple
+            if cut:
+                past.clear()  # another shot: the frames before show something else
+            batch = make_batch(frame, faces, self.enhancer.ranges, cfg.force, tuple(past), frames_per_model)
+            if past.maxlen:
+                past.appendleft(frame.image)
             with self._count_lock:
                 self.summary.in_flight += len(batch)
             return [_Item(frame, faces, batch)]
@@ -325,11 +335,21 @@ class Runner:
         """One model call per model over the faces of several frames; new items carry the enhanced batches."""
         crops = np.concatenate([i.batch.crops for i in items])
         models = np.concatenate([i.batch.model for i in items])
+        frames_per_model = getattr(self.enhancer, "frames", ())
+        history = None
+        if any(i.batch.history is not None for i in items if len(i.batch)):
+            history = np.concatenate([i.batch.history for i in items if len(i.batch)])
         sr = np.empty_like(crops)
         masks: np.ndarray | None = None
         for model in np.unique(models):
             sel = np.flatnonzero(models == model)
-            out, mask = self.enhancer(crops[sel], int(model))
+            k = frames_per_model[model] if frames_per_model else 1
+            x = crops[sel]
+            if k > 1:
+                assert history is not None
+                # [n,128,128,3K]: the current crop, then the same box in frames t-1 ... t-K+1.
+                x = np.concatenate([x, *(history[sel, j] for j in range(k - 1))], axis=-1)
+            out, mask = self.enhancer(x, int(model))
             sr[sel] = out
             if mask is not None:
                 if masks is None:

@@ -585,3 +585,52 @@ def test_background_is_bicubic_and_compare_is_honest(face_images: list[np.ndarra
     assert np.array_equal(pair[:, :256][~label], up[~label])  # the input half is the bicubic resize
     assert not np.array_equal(pair[:40, :120], up[:40, :120])  # and it is labelled
     assert not np.array_equal(pair[:40, 256:376], output[:40, :120])
+
+
+def test_multi_frame_models_get_the_same_box_from_the_frames_before(face_images: list[np.ndarray]) -> None:
+    """make_batch cuts each K-frame face's box from the K-1 previous frames (most recent first), standing in
+    the oldest crop it has where the stream is younger than K frames."""
+    from vidfsr.pipelines.croprule import crop_boxes, cut_crop
+
+    images = face_clip_frames(face_images, 4)
+    faces = YuNetDetector()(images[3])
+    faces = Faces(faces.xyxy, faces.score, None, np.arange(len(faces)))
+    ranges = [ModelRange(0, 1000)]
+    batch = make_batch(Frame(3, images[3]), faces, ranges, history=(images[2], images[1]), frames=(3,))
+    assert batch.history is not None and batch.history.shape == (len(faces), 2, 128, 128, 3)
+    box = crop_boxes(faces.xyxy)[0]
+    assert np.array_equal(batch.history[0, 0], cut_crop(images[2], box, 128))
+    assert np.array_equal(batch.history[0, 1], cut_crop(images[1], box, 128))
+    young = make_batch(Frame(1, images[1]), faces, ranges, history=(images[0],), frames=(3,))
+    assert young.history is not None and np.array_equal(young.history[0, 1], young.history[0, 0])
+    first = make_batch(Frame(0, images[0]), faces, ranges, frames=(3,))
+    assert first.history is not None and np.array_equal(first.history[0, 0], first.crops[0])
+    assert make_batch(Frame(0, images[0]), faces, ranges).history is None
+
+
+def test_multi_frame_model_runs_through_the_pipeline_in_channel_order(face_images: list[np.ndarray]) -> None:
+    """A 3-frame model whose weights read only frame t-1 equals the single-frame model on a still clip (every
+    frame the same): the frames reach the network in order, each converted BGR->RGB on its own."""
+    import torch
+    from vidfsr.models.fsrnet import expand_frames
+
+    torch.manual_seed(0)
+    one = create_model("fsrnet_lite_real", **TINY).eval()
+    three = create_model("fsrnet_lite_real_k3", **TINY).eval()
+    state = expand_frames(one.state_dict(), 3)
+    w = state["coarse.0.weight"].clone()
+    state["coarse.0.weight"] = torch.cat([torch.zeros_like(w[:, :3]), w[:, :3], torch.zeros_like(w[:, :3])], 1)
+    three.load_state_dict(state)
+    still = face_clip_frames(face_images, 1)[0]
+    outputs = []
+    for model in (one, three):
+        enhancer = Enhancer({ModelRange(0, 1000): model})
+        runner = Runner(YuNetDetector(), enhancer, RunConfig(scale=2.0, force=True, temporal=0.0))
+        out: list[np.ndarray] = []
+        summary = runner.run((Frame(i, still) for i in range(4)), lambda f, img, o=out: o.append(img))
+        assert summary.faces_enhanced >= 4
+        outputs.append(out)
+    assert enhancer.frames == (3,)
+    assert all(np.array_equal(a, b) for a, b in zip(*outputs, strict=True))
+    with pytest.raises(Exception, match="takes 3 frames"):
+        enhancer(np.zeros((1, 128, 128, 3), np.uint8), 0)
