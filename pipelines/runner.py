@@ -112,11 +112,28 @@ class RunSummary:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
-@dataclass
-class _Item:
+# What travels between the stages (DESIGN §2), immutable: decode -> Frame -> detect+track -> Tracked -> crops ->
+# Batched -> enhance -> Batched (with outputs) -> blend -> Rendered -> encode.
+
+
+@dataclass(frozen=True)
+class Tracked:
+    frame: Frame
+    faces: Faces  # with track ids
+    cut: bool  # a shot cut starts at this frame (the frames before show something else)
+
+
+@dataclass(frozen=True)
+class Batched:
     frame: Frame
     faces: Faces
     batch: FaceBatch
+
+
+@dataclass(frozen=True)
+class Rendered:
+    item: Batched
+    image: np.ndarray  # the output frame
 
 
 ProgressFn = Callable[[RunSummary], None]
@@ -233,28 +250,28 @@ class Runner:
             for event in self.tracker.pop_events():
                 if event.kind == "ended":
                     self._track_ended(event.track_id, frame.index)
-            return [(frame, faces, cut)]
+            return [Tracked(frame, faces, cut)]
 
         # Multi-frame models see the same crop box in the frames before: the crops stage keeps those frames.
         frames_per_model = tuple(getattr(self.enhancer, "frames", ()) or (1,) * len(self.enhancer.ranges))
         past: deque[np.ndarray] = deque(maxlen=max(max(frames_per_model, default=1) - 1, 0))
 
-        def crops(triple: tuple[Frame, Faces, bool]) -> list:
-            frame, faces, cut = triple
-            if cut:
+        def crops(tracked: Tracked) -> list:
+            frame, faces = tracked.frame, tracked.faces
+            if tracked.cut:
                 past.clear()  # another shot: the frames before show something else
             batch = make_batch(frame, faces, self.enhancer.ranges, cfg.force, tuple(past), frames_per_model)
             if past.maxlen:
                 past.appendleft(frame.image)
             with self._count_lock:
                 self.summary.in_flight += len(batch)
-            return [_Item(frame, faces, batch)]
+            return [Batched(frame, faces, batch)]
 
-        def blend(item: _Item) -> list:
-            return [(item, self.render(item))]
+        def blend(item: Batched) -> list:
+            return [Rendered(item, self.render(item))]
 
-        def encode(pair: tuple[_Item, np.ndarray]) -> list:
-            item, image = pair
+        def encode(rendered: Rendered) -> list:
+            item, image = rendered.item, rendered.image
             write(item.frame, image)
             if item.frame.received is not None:
                 self.summary.add_latency(time.monotonic() - item.frame.received)
@@ -331,7 +348,7 @@ class Runner:
                 return
             feed(0, [item])
 
-    def _run_model(self, items: list[_Item]) -> list[_Item]:
+    def _run_model(self, items: list[Batched]) -> list[Batched]:
         """One model call per model over the faces of several frames; new items carry the enhanced batches."""
         crops = np.concatenate([i.batch.crops for i in items])
         models = np.concatenate([i.batch.model for i in items])
@@ -360,13 +377,13 @@ class Runner:
             n = len(i.batch)
             if n:
                 m = None if masks is None else masks[start : start + n]
-                i = _Item(i.frame, i.faces, i.batch.with_output(sr[start : start + n], m))
+                i = Batched(i.frame, i.faces, i.batch.with_output(sr[start : start + n], m))
             done.append(i)
             start += n
         self.summary.faces_enhanced += len(crops)
         return done
 
-    def render(self, item: _Item) -> np.ndarray:
+    def render(self, item: Batched) -> np.ndarray:
         """The output frame: the background resized, every enhanced face pasted over its own region."""
         cfg = self.config
         h, w = item.frame.image.shape[:2]
@@ -387,7 +404,7 @@ class Runner:
             self._offer_passed_through(item, canvas, (size[0] / w, size[1] / h))
         return canvas
 
-    def _offer_passed_through(self, item: _Item, canvas: np.ndarray, factor: tuple[float, float]) -> None:
+    def _offer_passed_through(self, item: Batched, canvas: np.ndarray, factor: tuple[float, float]) -> None:
         """Faces no model served still belong in the report: their region of the output, and why."""
         if not len(item.faces) or item.faces.track_id is None:
             return
@@ -555,10 +572,10 @@ class _Batcher(_Step):
     def __init__(self, runner: Runner) -> None:
         super().__init__("enhance")
         self.runner = runner
-        self.pending: list[_Item] = []
+        self.pending: list[Batched] = []
         self.faces = 0
 
-    def __call__(self, item: _Item) -> list:
+    def __call__(self, item: Batched) -> list:
         cfg = self.runner.config
         self.pending.append(item)
         self.faces += len(item.batch)
