@@ -93,7 +93,49 @@ def find_vgg16(spec: str) -> Path | None:
     )
 
 
-def perceptual_loss(vgg: VGG16Features, sr: Tensor, hr: Tensor) -> Tensor:
+class PriorFeatures(nn.Module):
+    """Face-structure features for a perceptual loss that needs no download: the prior-estimation network
+    (stem, stacked hourglasses, joint layer) of trained FSRNet weights, frozen. It was trained to find
+    landmarks and face parts, so matching its features pulls the eyes, nose and mouth of the SR face to where
+    the HR face has them, what VGG's ImageNet features do only indirectly. Input: RGB [0,1], as FSRNet's."""
+
+    def __init__(self, prior: nn.Module) -> None:
+        super().__init__()
+        self.stem, self.hourglasses, self.joint = prior.stem, prior.hourglasses, prior.joint
+        self.requires_grad_(False)
+        self.eval()
+
+    def forward(self, x: Tensor) -> Tensor:
+        feat = self.stem(x)
+        for hourglass in self.hourglasses:
+            feat = hourglass(feat)
+        return self.joint(feat)
+
+    def train(self, mode: bool = True) -> PriorFeatures:
+        return super().train(False)  # frozen, batch-norm statistics included
+
+
+def perceptual_network(spec: str) -> tuple[nn.Module | None, str]:
+    """The perceptual term's feature network from ``--perceptual``: ``none``; ``prior:WEIGHTS`` (a frozen
+    FSRNet prior branch, e.g. ``prior:fsrnet_lite_real``); ``vgg16:PATH``, a bare PATH or empty (VGG-16
+    relu5_3, the paper's choice, from a file or the local torch hub cache). Returns (network, description)."""
+    if spec == "none":
+        return None, "none"
+    if spec.startswith("prior:"):
+        from .io import load_model
+
+        name = spec.removeprefix("prior:")
+        model = load_model(name)
+        if model.prior is None:
+            raise ConfigError(f"--perceptual {spec}: {name} has no prior-estimation branch")
+        return PriorFeatures(model.prior), f"FSRNet prior features ({name})"
+    path = find_vgg16(spec.removeprefix("vgg16:"))
+    if path is None:
+        return None, "none"
+    return VGG16Features().load_imagenet(path), f"VGG-16 relu5_3 ({path.name})"
+
+
+def perceptual_loss(vgg: nn.Module, sr: Tensor, hr: Tensor) -> Tensor:
     with torch.no_grad():
         target = vgg(hr)
     return F.mse_loss(vgg(sr), target)

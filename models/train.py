@@ -42,6 +42,10 @@ from .train_data import TrainBatches
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_KIND = "vidfsr-train-checkpoint-1"
+# Every loss term, logged each ``log_every`` steps (FSRGAN adds the last three; "total" is what the generator
+# minimises, "disc" the discriminator's own loss).
+LOSS_TERMS = ("total", "coarse", "fine", "prior", "adv", "perceptual", "disc")
+LOG_COLUMNS = ["step", "images", "epoch", *LOSS_TERMS, "img_per_s", "val_psnr", "val_ssim"]
 
 
 @dataclass(frozen=True)
@@ -68,8 +72,9 @@ class TrainConfig:
         seed: seeds data order, augmentation and initialisation.
         data_description: free text stored in the exported weights' metadata.
         gan: train FSRGAN: add the conditional discriminator's adversarial term and the perceptual term.
-        perceptual: VGG-16 ImageNet weights for the perceptual term (torchvision format); empty: the local
-            torch hub cache; ``none``: train without the perceptual term.
+        perceptual: the perceptual term's features (``fsrgan.perceptual_network``): ``prior:WEIGHTS`` (a frozen
+            FSRNet prior branch: no download), ``vgg16:PATH`` or a bare PATH (ImageNet VGG-16, torchvision
+            format, the paper's), empty (VGG-16 from the local torch hub cache), ``none`` (no perceptual term).
         adv_weight, perceptual_weight: paper: 1e-3 and 1e-1.
         init: weights (.safetensors) to start the generator from, e.g. FSRNet weights for FSRGAN.
         degradation: ``paper`` (bicubic x``scale``, the paper protocol) or ``real`` (``realdeg``: LR sides
@@ -216,10 +221,11 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
     optimizer = torch.optim.RMSprop(model.parameters(), lr=cfg.lr)
     disc = d_opt = vgg = None
     if cfg.gan:
-        from .fsrgan import ConditionalDiscriminator, VGG16Features, find_vgg16
+        from .fsrgan import ConditionalDiscriminator, perceptual_network
 
-        vgg_path = find_vgg16(cfg.perceptual)  # refuses to start without VGG weights unless told "none"
-        vgg = VGG16Features().load_imagenet(vgg_path) if vgg_path else None
+        # Refuses to start without VGG weights unless told "none" or given a prior network.
+        vgg, perceptual_name = perceptual_network(cfg.perceptual)
+        logger.info("perceptual term: %s", perceptual_name)
         disc = ConditionalDiscriminator(size=mcfg.size)
         d_opt = torch.optim.RMSprop(disc.parameters(), lr=cfg.lr)
     state = {"step": 0, "epoch": 0, "pos": 0, "images": 0}
@@ -289,12 +295,15 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
         )
 
     log_path = out / "train_log.csv"
-    log_file = open(log_path, "a", newline="") if dist.main else None  # noqa: SIM115 (closed in finally)
-    writer = csv.writer(log_file) if log_file else None
-    if writer and log_path.stat().st_size == 0:
-        writer.writerow(
-            ["step", "images", "epoch", "total", "coarse", "fine", "prior", "img_per_s", "val_psnr", "val_ssim"]
-        )
+    log_file = open(log_path, "a+", newline="") if dist.main else None  # noqa: SIM115 (closed in finally)
+    writer = None
+    if log_file:
+        log_file.seek(0)
+        header = log_file.readline().strip().split(",") if log_path.stat().st_size else LOG_COLUMNS
+        # A run resumed from an older log keeps that log's columns.
+        writer = csv.DictWriter(log_file, header, extrasaction="ignore")
+        if log_path.stat().st_size == 0:
+            writer.writeheader()
     n = len(data)
     start = time.perf_counter()
 
@@ -333,8 +342,9 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
                 output = net(lr_up)
             loss, terms = fsrnet_loss(output, hr, heat, parse, mcfg, cfg.alpha, cfg.beta)  # floats: a sync point
             if d_net is not None:
+                cond = lr_up[:, :3]  # the discriminator's condition: the current frame's input
                 with ctx:
-                    fake_logit = d_net(output.image, lr_up).float()
+                    fake_logit = d_net(output.image, cond).float()
                 adv = F.binary_cross_entropy_with_logits(fake_logit, torch.ones_like(fake_logit))
                 loss = loss + cfg.adv_weight * adv
                 terms["adv"] = float(adv.detach())
@@ -343,6 +353,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
                         perc = perceptual_loss(vgg, output.image.float(), hr).float()
                     loss = loss + cfg.perceptual_weight * perc
                     terms["perceptual"] = float(perc.detach())
+                terms["total"] = float(loss.detach())  # the generator's whole objective, GAN terms included
             if not math.isfinite(loss.item()):
                 raise FloatingPointError(f"loss became {loss.item()} at step {state['step']}; lower --lr")
             optimizer.zero_grad(set_to_none=True)
@@ -350,11 +361,12 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
             optimizer.step()
             if d_net is not None and d_opt is not None:
                 d_opt.zero_grad(set_to_none=True)  # also drops the grads the generator's adversarial term left
+                # (Named d_real/d_fake: ``real`` is the degradation, which the batch thread still uses.)
                 with ctx:
-                    real = d_net(hr, lr_up).float()
-                    fake = d_net(output.image.detach(), lr_up).float()
-                d_loss = F.binary_cross_entropy_with_logits(real, torch.ones_like(real))
-                d_loss = d_loss + F.binary_cross_entropy_with_logits(fake, torch.zeros_like(fake))
+                    d_real = d_net(hr, cond).float()
+                    d_fake = d_net(output.image.detach(), cond).float()
+                d_loss = F.binary_cross_entropy_with_logits(d_real, torch.ones_like(d_real))
+                d_loss = d_loss + F.binary_cross_entropy_with_logits(d_fake, torch.zeros_like(d_fake))
                 d_loss.backward()
                 d_opt.step()
                 terms["disc"] = float(d_loss.detach())
@@ -374,9 +386,10 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
                 rate = window_imgs / max(time.perf_counter() - window_t, 1e-9)
                 window_t, window_imgs = time.perf_counter(), 0
                 assert writer is not None and log_file is not None
-                loss_cols = [f"{terms.get(k, float('nan')):.6g}" for k in ("total", "coarse", "fine", "prior")]
-                val_cols = ["", ""] if val_psnr is None else [f"{val_psnr:.4f}", f"{val_ssim:.5f}"]
-                writer.writerow([step, state["images"], state["epoch"], *loss_cols, f"{rate:.2f}", *val_cols])
+                row = {"step": step, "images": state["images"], "epoch": state["epoch"], "img_per_s": f"{rate:.2f}",
+                       **{k: f"{terms[k]:.6g}" for k in LOSS_TERMS if k in terms},
+                       **({} if val_psnr is None else {"val_psnr": f"{val_psnr:.4f}", "val_ssim": f"{val_ssim:.5f}"})}
+                writer.writerow(row)
                 log_file.flush()
                 if progress:
                     progress({"step": step, "steps": cfg.steps, "img_per_s": rate, **terms,

@@ -181,6 +181,52 @@ def test_fsrgan_trains_with_conditional_discriminator(prepared: Path, tmp_path: 
     assert resumed["steps"] == 3
 
 
+@pytest.mark.parametrize("perceptual", ["prior", "vgg16"])
+def test_every_fsrgan_loss_term_is_logged_finite_and_moves(prepared: Path, tmp_path: Path, perceptual: str) -> None:
+    """coarse, fine, prior, adversarial, perceptual and the discriminator's loss, every step, in the CSV; total
+    is the generator's whole objective. Also with the real-world degradation (its state is checkpointed)."""
+    if perceptual == "prior":
+        spec = "prior:" + str(save_weights(create_model("fsrnet_lite_real", **TINY), tmp_path / "prior.safetensors"))
+    else:
+        from vidfsr.models.fsrgan import VGG16Features
+
+        spec = str(tmp_path / "vgg16.pth")
+        torch.save({f"features.{k}": v for k, v in VGG16Features().features.state_dict().items()}, spec)
+    run = tmp_path / "gan"
+    train(_cfg(prepared, run, gan=True, perceptual=spec, steps=4, degradation="real", model="fsrnet_lite_real",
+               adv_weight=0.5, perceptual_weight=0.25))  # fmt: skip
+    with open(run / "train_log.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 4
+    for row in rows:
+        t = {k: float(row[k]) for k in ("total", "coarse", "fine", "prior", "adv", "perceptual", "disc")}
+        assert all(np.isfinite(v) for v in t.values()), row
+        assert t["total"] == pytest.approx(t["coarse"] + t["fine"] + t["prior"] + 0.5 * t["adv"]
+                                           + 0.25 * t["perceptual"], rel=1e-3)  # fmt: skip
+    for key in ("coarse", "fine", "prior", "adv", "perceptual", "disc"):
+        assert len({row[key] for row in rows}) > 1, key  # each term changes as training goes
+
+
+def test_prior_features_are_frozen_and_see_the_face(tmp_path: Path) -> None:
+    from vidfsr.models.fsrgan import PriorFeatures, perceptual_network
+
+    path = save_weights(create_model("fsrnet_lite_real", **TINY), tmp_path / "p.safetensors")
+    net, name = perceptual_network(f"prior:{path}")
+    assert isinstance(net, PriorFeatures) and "prior" in name
+    net.train()
+    assert not net.training and not any(p.requires_grad for p in net.parameters())
+    x = torch.rand(2, 3, 128, 128, requires_grad=True)
+    feat = net(x)
+    assert feat.shape[:2] == (2, 16) and feat.shape[-1] == 64
+    feat.mean().backward()  # gradients reach the SR image, not the frozen network
+    assert x.grad is not None and x.grad.abs().sum() > 0
+    from vidfsr.errors import ConfigError
+
+    nop = save_weights(create_model("fsrnet_lite_baseline_v1_x8", **TINY), tmp_path / "np.safetensors")
+    with pytest.raises(ConfigError, match="no prior"):
+        perceptual_network(f"prior:{nop}")
+
+
 def test_init_from_weights_of_another_scale(prepared: Path, tmp_path: Path) -> None:
     x8 = create_model("fsrnet_lite_x8", **TINY)
     path = save_weights(x8, tmp_path / "x8.safetensors")

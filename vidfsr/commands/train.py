@@ -40,7 +40,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--perceptual",
         default="",
-        help="ImageNet VGG-16 state_dict (torchvision vgg16-397923af.pth) for FSRGAN; 'none' to train without it",
+        help="FSRGAN's perceptual features: prior:WEIGHTS (a frozen FSRNet prior branch, no download, e.g. "
+        "prior:fsrnet_lite_real), vgg16:PATH or PATH (torchvision vgg16-397923af.pth, the paper's), "
+        "'none' to train without it (default: VGG-16 from the local torch hub cache)",
     )
     p.add_argument("--adv-weight", type=float, default=1e-3)
     p.add_argument("--perceptual-weight", type=float, default=1e-1)
