@@ -79,6 +79,8 @@ class TrainConfig:
         init: weights (.safetensors) to start the generator from, e.g. FSRNet weights for FSRGAN.
         degradation: ``paper`` (bicubic x``scale``, the paper protocol) or ``real`` (``realdeg``: LR sides
             12-64 px, several kernels, noise, JPEG and real H.264; the shipped video models).
+        loss: ``mean`` (every term averaged over its elements; the shipped lite weights) or ``paper`` (eq. 4
+            literally: squared norms summed per image, halved, averaged over the batch).
         prefetch: batches assembled ahead in a thread (the degradation's OpenCV/x264 work releases the GIL, so
             it runs beside the model's step on the second core).
     """
@@ -113,10 +115,13 @@ class TrainConfig:
     init: str = ""
     degradation: str = "paper"
     prefetch: int = 2
+    loss: str = "mean"
 
     def __post_init__(self) -> None:
         if self.degradation not in ("paper", "real"):
             raise ConfigError(f"degradation must be 'paper' or 'real', got {self.degradation!r}")
+        if self.loss not in ("mean", "paper"):
+            raise ConfigError(f"loss must be 'mean' or 'paper', got {self.loss!r}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.batch_size < 1 or self.steps < 0:
@@ -340,7 +345,8 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
             ctx = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
             with ctx:
                 output = net(lr_up)
-            loss, terms = fsrnet_loss(output, hr, heat, parse, mcfg, cfg.alpha, cfg.beta)  # floats: a sync point
+            # The terms come back as floats: a sync point.
+            loss, terms = fsrnet_loss(output, hr, heat, parse, mcfg, cfg.alpha, cfg.beta, cfg.loss)
             if d_net is not None:
                 cond = lr_up[:, :3]  # the discriminator's condition: the current frame's input
                 with ctx:

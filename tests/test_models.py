@@ -89,3 +89,25 @@ def test_k_frame_model_starts_as_the_single_frame_one() -> None:
     with pytest.raises(ConfigError, match="frames"):
         FSRNetConfig(frames=0)
     assert count_macs(three) > count_macs(one)
+
+
+def test_paper_configuration_is_literal_and_its_loss_is_eq4() -> None:
+    """The registered paper network has no global residual (a named variant has it), and the ``paper`` loss is
+    eq. 4: per-image sums of squared errors, halved, averaged over the batch."""
+    from vidfsr.models.fsrnet import FSRNetOutput
+    from vidfsr.models.losses import fsrnet_loss
+
+    assert model_config("fsrnet_x8").global_residual is False
+    assert model_config("fsrnet_baseline_v1_x8").global_residual is False
+    assert model_config("fsrnet_residual_x8").global_residual is True
+    assert model_config("fsrnet_lite_x8").global_residual is True
+    cfg = model_config("fsrnet_x8")
+    hr = torch.zeros(2, 3, 4, 4)
+    out = FSRNetOutput(torch.ones(2, 3, 4, 4), torch.full((2, 3, 4, 4), 2.0), torch.ones(2, 68, 2, 2), None)
+    heat = torch.zeros(2, 68, 2, 2)
+    total, terms = fsrnet_loss(out, hr, heat, None, cfg, 1.0, 1.0, "paper")
+    # coarse: 48 elements per image of 2^2 -> 192 / 2; fine: 48 of 1 -> 24; prior: 272 of 1 -> 136.
+    assert terms["coarse"] == 96 and terms["fine"] == 24 and terms["prior"] == 136
+    assert float(total) == 96 + 24 + 136
+    _, mean_terms = fsrnet_loss(out, hr, heat, None, cfg, 1.0, 1.0, "mean")
+    assert mean_terms["coarse"] == 4 and mean_terms["fine"] == 1 and mean_terms["prior"] == 1

@@ -29,6 +29,6 @@ RESUME_ARG=()
 [ -n "${RESUME:-}" ] && RESUME_ARG=(--resume "$RESUME")
 # Stop cleanly before the device budget ends: the loop checkpoints every 500 steps and on exit.
 timeout --signal=INT --kill-after=60 "$SECONDS_BUDGET" python -m vidfsr.cli train --model fsrnet_x8 --data /tmp/pack --out "$OUT" \
-    --steps "$STEPS" --batch-size 14 --val-every 1000 --ckpt-every 500 --precision bf16 \
+    --steps "$STEPS" --loss paper --batch-size 14 --val-every 1000 --ckpt-every 500 --precision bf16 \
     --val-hr /tmp/val/HR --val-lr /tmp/val/LR_x8 --val-images 200 "${RESUME_ARG[@]}" || true
 ls -la "$OUT"

@@ -53,6 +53,10 @@ def add(sub: argparse._SubParsersAction) -> None:
         help="paper: bicubic x scale (paper protocol); real: any LR size 12-64 px, kernels, noise, JPEG, H.264",
     )
     p.add_argument("--prefetch", type=int, default=2, help="batches assembled ahead in a thread")
+    p.add_argument(
+        "--loss", choices=["mean", "paper"], default="mean",
+        help="mean: each term averaged (the shipped lite weights); paper: eq. 4 literally (per-image sums / 2)",
+    )  # fmt: skip
     p.add_argument("--init", default="", help="start from these FSRNet weights (.safetensors)")
     p.add_argument("--resume", default=None, help="checkpoint to continue from (e.g. RUN/last.pt)")
     p.add_argument(
