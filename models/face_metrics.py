@@ -66,3 +66,20 @@ class FaceAnalyser:
         nrmse = float(np.linalg.norm(a - b, axis=1).mean() / iod)
         dist = float(np.linalg.norm(self.embedding(out_rgb, box_xyxy) - self.embedding(truth_rgb, box_xyxy)))
         return nrmse, dist
+
+
+def crop_face_box(size: int = 128) -> np.ndarray:
+    """The face box inside a crop cut by the crop rule (``pipelines.croprule``): where the detector's box sits in
+    every training and test crop, so dlib looks at the same region of the SR and the HR face."""
+    from vidfsr.pipelines.croprule import CENTRE_SHIFT_X, CENTRE_SHIFT_Y, SIDE_RATIO
+
+    side = size / SIDE_RATIO
+    cx, cy = size / 2 - CENTRE_SHIFT_X * side, size / 2 - CENTRE_SHIFT_Y * side
+    return np.array([cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2])
+
+
+def face_metrics(analyser: FaceAnalyser, sr: np.ndarray, hr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-face (landmark NRMSE, identity distance) of SR crops against HR crops ([N,S,S,3] RGB uint8)."""
+    box = crop_face_box(hr.shape[1])
+    pairs = [analyser.compare(a, b, box) for a, b in zip(sr, hr, strict=True)]
+    return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])

@@ -14,7 +14,10 @@ def add(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     what = p.add_mutually_exclusive_group()
-    what.add_argument("--model", help="shipped weights name or a .safetensors path (default: vidfsr's default model)")
+    what.add_argument(
+        "--model", action="append", default=[],
+        help="shipped weights name or a .safetensors path, repeatable: side by side (default: vidfsr's default)",
+    )  # fmt: skip
     what.add_argument("--bicubic", action="store_true", help="evaluate plain bicubic upsampling")
     p.add_argument("--hr", default=None, help="folder of 128x128 HR crops (default: the shared celeba1000/HR)")
     p.add_argument(
@@ -29,6 +32,11 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--save", help="write each output as PNG named like its HR file")
     p.add_argument("--tta", action="store_true", help="average over the 8 flips/rotations (FSRNet_aug)")
     p.add_argument("--landmarks", help="ground-truth landmarks .npy [N,68,2] in HR file order, for NRMSE")
+    p.add_argument(
+        "--face-metrics", action="store_true",
+        help="also the paper's face analysis with dlib: 68-point landmark NRMSE and identity distance of SR vs HR, "
+        "with bicubic beside (needs the prepare extra)",
+    )  # fmt: skip
     p.add_argument("--csv", help="per-image results CSV (default: none)")
     p.add_argument("--limit", type=int, default=0, help="evaluate only the first N images")
     p.add_argument("--batch-size", type=int, default=16)
@@ -48,17 +56,26 @@ def run(args: argparse.Namespace) -> int:
     from vidfsr.api import load_default_model
     from vidfsr.config import resolve_device
     from vidfsr.errors import ConfigError
-    from vidfsr.models.evaluate import landmark_nrmse, load_eval_set, real_eval_set, score, super_resolve
+    from vidfsr.models.evaluate import (
+        landmark_nrmse,
+        load_eval_set,
+        real_burst_eval_set,
+        real_eval_set,
+        score,
+        super_resolve,
+    )
     from vidfsr.models.io import load_model_meta
     from vidfsr.shared import shared_dir
 
-    model, meta, name = None, {}, args.model
+    models: list[tuple[str, object, dict]] = []  # (label, model, metadata)
     if not args.bicubic:
         device = resolve_device(args.device)
         if args.model:
-            model, meta = load_model_meta(args.model, device)
+            models = [(m, *load_model_meta(m, device)) for m in args.model]
         else:
             model, meta, name = load_default_model(device)
+            models = [(name, model, meta)]
+    model, meta = (models[0][1], models[0][2]) if models else (None, {})
     hr = args.hr or str(shared_dir() / "data/faces/test/celeba1000/HR")
     degradation = args.degradation
     if degradation == "auto":
@@ -66,41 +83,71 @@ def run(args: argparse.Namespace) -> int:
     scale = args.scale or (model.cfg.scale if model is not None else 8)
     if model is not None and args.scale and args.scale != model.cfg.scale and degradation == "paper":
         raise ConfigError(f"--scale {args.scale} does not match the model's scale {model.cfg.scale}")
+    frames = max((m.cfg.frames for _, m, _ in models), default=1)
+    if frames > 1 and any(m.cfg.frames != frames for _, m, _ in models):
+        raise ConfigError("evaluate single-frame and multi-frame models in separate runs (their inputs differ)")
     if args.lr is None and degradation == "real":
-        data = real_eval_set(hr, args.limit)
+        data = real_burst_eval_set(hr, frames, args.limit) if frames > 1 else real_eval_set(hr, args.limit)
+    elif frames > 1:
+        raise ConfigError("a multi-frame model is evaluated on real-world bursts: use --degradation real")
     else:
         data = load_eval_set(hr, scale, args.lr, args.limit)
-    marks = None
-    if model is None:
-        sr = data.lr_up
-    else:
-        device = next(model.parameters()).device
-        sr, marks = super_resolve(model, data.lr_up, args.batch_size, args.tta, device)
-    psnr, ssim = score(sr, data.hr)
-    nrmse = None
-    if args.landmarks:
-        truth = np.load(args.landmarks)[: len(data.names)]
-        if marks is None:
-            raise ConfigError("--landmarks needs a model that predicts landmark heatmaps")
-        nrmse = landmark_nrmse(marks, truth)
+    rows: list[tuple[str, np.ndarray, np.ndarray | None]] = []  # (label, SR faces, landmarks)
+    if not models or args.face_metrics:
+        rows.append(("bicubic", data.baseline, None))
+    for label, m, _ in models:
+        device = next(m.parameters()).device
+        sr, marks = super_resolve(m, data.lr_up, args.batch_size, args.tta, device)
+        rows.append((f"{label}{' +TTA' if args.tta else ''}", sr, marks))
+    analyser = None
+    if args.face_metrics:
+        from vidfsr.models.face_metrics import FaceAnalyser, face_metrics
+
+        analyser = FaceAnalyser()
+    what = f"x{scale}" if degradation == "paper" or args.lr else "real-world degradation (seed 2026)"
+    table = Table(title=f"{what} on {hr} ({len(data.names)} faces, Y channel)")
+    cols = ["method", "PSNR (dB)", "SSIM"]
+    cols += ["NRMSE (heatmaps)"] if args.landmarks else []
+    cols += ["landmark NRMSE (dlib)", "identity distance (dlib)"] if analyser else []
+    for col in cols:
+        table.add_column(col)
+    per_image: dict[str, list[str]] = {n: [] for n in data.names}
+    header = ["name"]
+    if args.landmarks and all(marks is None for _, _, marks in rows):
+        raise ConfigError("--landmarks needs a model that predicts landmark heatmaps")
+    for label, sr, marks in rows:
+        psnr, ssim = score(sr, data.hr)
+        cells = [label, f"{psnr.mean():.2f}", f"{ssim.mean():.4f}"]
+        values = [psnr, ssim]
+        pre = "" if len(rows) == 1 else f"{label}:"  # one method: plain column names
+        header += [f"{pre}psnr_y", f"{pre}ssim_y"]
+        if args.landmarks:
+            if marks is None:
+                cells.append("")
+            else:
+                truth = np.load(args.landmarks)[: len(data.names)]
+                nrmse = landmark_nrmse(marks, truth)
+                cells.append(f"{nrmse.mean():.4f}")
+                values.append(nrmse)
+                header.append(f"{pre}nrmse")
+        if analyser is not None:
+            dl, ident = face_metrics(analyser, sr, data.hr)
+            cells += [f"{dl.mean():.4f}", f"{ident.mean():.4f}"]
+            values += [dl, ident]
+            header += [f"{pre}dlib_nrmse", f"{pre}identity"]
+        table.add_row(*cells)
+        for i, n in enumerate(data.names):
+            per_image[n] += [f"{v[i]:.5f}" for v in values]
     if args.save:
         out = Path(args.save)
         out.mkdir(parents=True, exist_ok=True)
-        for name, img in zip(data.names, sr, strict=True):
-            cv2.imwrite(str(out / (Path(name).stem + ".png")), img[:, :, ::-1])
+        for n, img in zip(data.names, rows[-1][1], strict=True):
+            cv2.imwrite(str(out / (Path(n).stem + ".png")), img[:, :, ::-1])
     if args.csv:
         with open(args.csv, "w", newline="") as f:
             w = csv.writer(f)
-            w.writerow(["name", "psnr_y", "ssim_y", *(["nrmse"] if nrmse is not None else [])])
-            for i, name in enumerate(data.names):
-                extra = [f"{nrmse[i]:.5f}"] if nrmse is not None else []
-                w.writerow([name, f"{psnr[i]:.4f}", f"{ssim[i]:.5f}", *extra])
-    label = "bicubic" if model is None else f"{name}{' +TTA' if args.tta else ''}"
-    what = f"x{scale}" if degradation == "paper" or args.lr else "real-world degradation (seed 2026)"
-    table = Table(title=f"{what} on {hr} ({len(data.names)} faces, Y channel)")
-    for col in ("method", "PSNR (dB)", "SSIM", *(["NRMSE"] if nrmse is not None else [])):
-        table.add_column(col)
-    row = [label, f"{psnr.mean():.2f}", f"{ssim.mean():.4f}", *([f"{nrmse.mean():.4f}"] if nrmse is not None else [])]
-    table.add_row(*row)
+            w.writerow(header)
+            for n in data.names:
+                w.writerow([n, *per_image[n]])
     Console().print(table)
     return 0
