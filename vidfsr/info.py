@@ -64,8 +64,12 @@ def shipped_weights() -> list[str]:
         sides = meta.get("native_sides")
         arch = json.loads(meta.get("arch", "{}"))
         if deg == "real" and sides:
+            from .api import DEFAULT_WEIGHTS
+
             lo, hi = json.loads(sides)
-            lines.append(f"{path.stem}: face crops of {lo:g}-{hi:g} px, real-world degradation (default)")
+            kind = "FSRGAN, " if meta.get("model_name", "").endswith("+gan") else ""
+            default = " (default)" if path.stem in DEFAULT_WEIGHTS else ""
+            lines.append(f"{path.stem}: face crops of {lo:g}-{hi:g} px, {kind}real-world degradation{default}")
         else:
             lines.append(f"{path.stem}: x{arch.get('scale', '?')}, paper protocol (bicubic degradation)")
     return lines
