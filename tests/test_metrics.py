@@ -58,3 +58,28 @@ def test_face_analyser_landmarks_and_identity(shared) -> None:
     nrmse, ident = fa.compare(soft, a, box)
     assert 0 < nrmse < 0.1 and 0 < ident < 0.6
     assert fa.compare(b, a, box)[1] > 0.6
+
+
+def test_face_metrics_on_a_fixed_set_match_hand_computed_values(shared) -> None:
+    """A face moved 4 px right inside the same box: dlib's points move with it, so the landmark NRMSE is
+    4 px over the inter-ocular distance (computed by hand from the face's own points), and the identity
+    (aligned on the face's own landmarks) barely changes; ``face_metrics`` scores whole sets the same way."""
+    import cv2
+    import numpy as np
+    from vidfsr.models.face_metrics import FaceAnalyser, crop_face_box, face_metrics
+
+    files = sorted((shared / "data/faces/test/celeba1000/HR").glob("*.jpg"))[:3]
+    faces = np.stack([np.ascontiguousarray(cv2.imread(str(f))[..., ::-1]) for f in files])
+    fa = FaceAnalyser()
+    box = crop_face_box(128)
+    assert np.allclose(box, [19.74, 16.11, 108.26, 104.63], atol=0.01)  # 128 / 1.446 px, 0.041 sides above
+    moved = np.stack([cv2.warpAffine(f, np.float32([[1, 0, 4], [0, 1, 0]]), (128, 128),
+                                     borderMode=cv2.BORDER_REPLICATE) for f in faces])  # fmt: skip
+    nrmse, ident = face_metrics(fa, moved, faces)
+    for k, f in enumerate(faces):
+        pts = fa.landmarks(f, box)
+        expected = 4.0 / np.linalg.norm(pts[36] - pts[45])
+        assert abs(nrmse[k] - expected) < 0.3 * expected, (k, nrmse[k], expected)
+    assert np.all(ident < 0.15)
+    same_n, same_i = face_metrics(fa, faces, faces)
+    assert not same_n.any() and not same_i.any()
