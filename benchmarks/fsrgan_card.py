@@ -93,6 +93,7 @@ def main() -> None:
     ap.add_argument("--video-faces", default="data/video_faces")
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--command", required=True)
+    ap.add_argument("--notes", default="", help="markdown appended to the card (what was tried, what it showed)")
     ap.add_argument("--out", default="", help="results JSON (default: benchmarks/results/NAME.json)")
     args = ap.parse_args()
     weights = Path(args.weights)
@@ -138,7 +139,8 @@ def main() -> None:
         for name, r in rows.items():
             lines.append(f"| {title} ({r['faces']} faces) | {name} | {r['psnr']:.2f} | {r['ssim']:.4f} | "
                          f"{r['nrmse']:.4f} | {r['identity']:.4f} |")  # fmt: skip
-    lines += ["", f"![curves]({stem.name}_curve.png)", "", f"![sheet]({stem.name}_sheet.png)", ""]
+    lines += ["", *([args.notes, ""] if args.notes else [])]
+    lines += [f"![curves]({stem.name}_curve.png)", "", f"![sheet]({stem.name}_sheet.png)", ""]
     Path(f"{stem}.md").write_text("\n".join(lines))
     Path(args.out or f"benchmarks/results/{stem.name}.json").write_text(json.dumps(results, indent=1))
 
