@@ -141,44 +141,13 @@ def h264_roundtrip(
     ``order`` is the faces' channel order (``bgr`` or ``rgb``), so the encoder's YUV conversion weighs the
     channels correctly. Returns the decoded faces and which frame type they came from ("I" or "P").
     """
-    import av
-
-    n = len(faces)
-    cols = math.ceil(math.sqrt(n))
-    rows = math.ceil(n / cols)
-    width, height = cols * _CELL, rows * _CELL
-    canvas = np.zeros((height, width, 3), np.uint8)
-    places = []
-    for i, face in enumerate(faces):
-        s = face.shape[0]
-        r, c = divmod(i, cols)
-        ox = c * _CELL + int(rng.integers(0, _CELL - s - 3 + 1))
-        oy = r * _CELL + int(rng.integers(0, _CELL - s - 3 + 1))
-        # The face's surroundings continue its own edges, as a face in a frame has context, not a black frame.
-        pad = cv2.copyMakeBorder(face, oy - r * _CELL, (r + 1) * _CELL - oy - s, ox - c * _CELL,
-                                 (c + 1) * _CELL - ox - s, cv2.BORDER_REFLECT_101)  # fmt: skip
-        canvas[r * _CELL : (r + 1) * _CELL, c * _CELL : (c + 1) * _CELL] = pad
-        places.append((ox, oy, s))
+    # 3 px spare in each cell: the P-frame's content is the canvas moved by up to 3 px.
+    cols, height, width, places = _tile_places([f.shape[0] for f in faces], rng, spare=3)
+    canvas = _tile(faces, cols, height, width, places)
     dx, dy = (int(v) for v in rng.integers(0, 4, 2))
     moved = np.roll(canvas, (dy, dx), axis=(0, 1))
     use_p = bool(rng.random() < 0.5)
-    codec = av.CodecContext.create("libx264", "w")
-    codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
-    codec.time_base = Fraction(1, 25)
-    codec.options = {"crf": str(crf), "preset": preset, "tune": "zerolatency", "threads": "1"}
-    packets = []
-    for k, img in enumerate((canvas, moved)):
-        frame = av.VideoFrame.from_ndarray(img, format=f"{order}24")
-        frame.pts = k
-        packets += codec.encode(frame)
-    packets += codec.encode(None)
-    decoder = av.CodecContext.create("h264", "r")
-    decoded = []
-    for packet in packets:
-        decoded += [f.to_ndarray(format=f"{order}24") for f in decoder.decode(packet)]
-    decoded += [f.to_ndarray(format=f"{order}24") for f in decoder.decode(None)]
-    if len(decoded) != 2:
-        raise RuntimeError(f"libx264 round trip returned {len(decoded)} frames, expected 2")
+    decoded = _x264_clip([canvas, moved], crf, preset, order)
     out_frame = decoded[1] if use_p else decoded[0]
     shift = (dx, dy) if use_p else (0, 0)
     out = [out_frame[oy + shift[1] : oy + shift[1] + s, ox + shift[0] : ox + shift[0] + s].copy()
@@ -212,15 +181,19 @@ def _x264_clip(canvases: list[np.ndarray], crf: int, preset: str, order: str) ->
     return decoded
 
 
-def _tile_places(sides: list[int], rng: np.random.Generator) -> tuple[int, int, int, list[tuple[int, int, int]]]:
+def _tile_places(
+    sides: list[int], rng: np.random.Generator, spare: int = 0
+) -> tuple[int, int, int, list[tuple[int, int, int]]]:
+    """(columns, canvas height, canvas width, [(x, y, side)]): each face at a random macroblock phase in its
+    own cell, ``spare`` px left free at the cell's far edges."""
     n = len(sides)
     cols = math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
     places = []
     for i, s in enumerate(sides):
         r, c = divmod(i, cols)
-        ox = c * _CELL + int(rng.integers(0, _CELL - s + 1))
-        oy = r * _CELL + int(rng.integers(0, _CELL - s + 1))
+        ox = c * _CELL + int(rng.integers(0, _CELL - s - spare + 1))
+        oy = r * _CELL + int(rng.integers(0, _CELL - s - spare + 1))
         places.append((ox, oy, s))
     return cols, rows * _CELL, cols * _CELL, places
 

@@ -227,6 +227,7 @@ class Runner:
         self._previous: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # track -> (added detail, crop box)
         self._ended: list[tuple[int, int]] = []  # (frame index, track id) of ended tracks, not yet evicted
         self._count_lock = threading.Lock()
+        self._frames: tuple[int, ...] = ()  # frames each model takes, read from the enhancer when a run starts
 
     def output_size(self, width: int, height: int) -> tuple[int, int]:
         return round(width * self.config.scale), round(height * self.config.scale)
@@ -238,6 +239,8 @@ class Runner:
         """The five stages after decode, each a step that maps one input to zero or more outputs."""
         cfg = self.config
         cuts = ShotCutDetector()
+        # Enhancers without ``frames`` (plain callables, test spies) take one frame per model.
+        self._frames = tuple(getattr(self.enhancer, "frames", ()) or (1,) * len(self.enhancer.ranges))
 
         def detect(frame: Frame) -> list:
             cut = cuts(frame.image)
@@ -253,14 +256,13 @@ class Runner:
             return [Tracked(frame, faces, cut)]
 
         # Multi-frame models see the same crop box in the frames before: the crops stage keeps those frames.
-        frames_per_model = tuple(getattr(self.enhancer, "frames", ()) or (1,) * len(self.enhancer.ranges))
-        past: deque[np.ndarray] = deque(maxlen=max(max(frames_per_model, default=1) - 1, 0))
+        past: deque[np.ndarray] = deque(maxlen=max(max(self._frames, default=1) - 1, 0))
 
         def crops(tracked: Tracked) -> list:
             frame, faces = tracked.frame, tracked.faces
             if tracked.cut:
                 past.clear()  # another shot: the frames before show something else
-            batch = make_batch(frame, faces, self.enhancer.ranges, cfg.force, tuple(past), frames_per_model)
+            batch = make_batch(frame, faces, self.enhancer.ranges, cfg.force, tuple(past), self._frames)
             if past.maxlen:
                 past.appendleft(frame.image)
             with self._count_lock:
@@ -352,7 +354,6 @@ class Runner:
         """One model call per model over the faces of several frames; new items carry the enhanced batches."""
         crops = np.concatenate([i.batch.crops for i in items])
         models = np.concatenate([i.batch.model for i in items])
-        frames_per_model = getattr(self.enhancer, "frames", ())
         history = None
         if any(i.batch.history is not None for i in items if len(i.batch)):
             history = np.concatenate([i.batch.history for i in items if len(i.batch)])
@@ -360,7 +361,7 @@ class Runner:
         masks: np.ndarray | None = None
         for model in np.unique(models):
             sel = np.flatnonzero(models == model)
-            k = frames_per_model[model] if frames_per_model else 1
+            k = self._frames[model]
             x = crops[sel]
             if k > 1:
                 assert history is not None
