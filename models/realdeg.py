@@ -124,7 +124,13 @@ def downscale(hr: np.ndarray, side: int, kernel: str, sigma: float = 0.0) -> np.
     if kernel == "gaussian":
         factor = hr.shape[0] / side
         blurred = cv2.GaussianBlur(hr.astype(np.float32), (0, 0), sigmaX=max(sigma * factor, 0.1))
-        return cv2.resize(blurred, (side, side), interpolation=cv2.INTER_NEAREST)
+        # Sample at the LR pixel centres, (i + 0.5) * factor - 0.5 in HR pixels, as every other kernel does.
+        # INTER_NEAREST takes floor(i * factor), the top-left of each cell: those faces sat (factor - 1) / 2 HR px
+        # off the others (1.1 px at a 40 px side), and a model trained on the mix learned to hedge between the two
+        # positions, blurring and shifting its output (issue 12; measured in BENCHMARKS.md).
+        matrix = np.float32([[factor, 0, 0.5 * factor - 0.5], [0, factor, 0.5 * factor - 0.5]])
+        flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+        return cv2.warpAffine(blurred, matrix, (side, side), flags=flags, borderMode=cv2.BORDER_REFLECT_101)
     raise ValueError(f"unknown kernel {kernel!r}")
 
 

@@ -78,6 +78,27 @@ def test_kernels_differ_and_model_input_is_cubic(hr: np.ndarray) -> None:
             assert np.abs(outs[a] - outs[b]).mean() > 0.3, (a, b)
 
 
+def _centroid_hr(image: np.ndarray, factor: float) -> np.ndarray:
+    """Intensity centroid of channel 0, in HR pixel coordinates (LR pixel i's centre is (i + 0.5) * f - 0.5)."""
+    a = image[..., 0].astype(np.float64)
+    y, x = np.mgrid[0 : a.shape[0], 0 : a.shape[1]]
+    return (np.array([(a * x).sum(), (a * y).sum()]) / a.sum() + 0.5) * factor - 0.5
+
+
+@pytest.mark.parametrize("kernel", ["area", "bicubic", "bilinear", "gaussian"])
+@pytest.mark.parametrize("side", [20, 40, 64])
+def test_every_kernel_keeps_the_face_in_place(kernel: str, side: int) -> None:
+    """Every kernel samples at pixel centres, so the LR face sits where the HR face is. A kernel that sampled
+    elsewhere (point sampling at cell corners did, by (f - 1) / 2 HR px) teaches the model to shift its output
+    and to blur between the positions it saw."""
+    y, x = np.mgrid[0:128, 0:128]
+    blob = 200 * np.exp(-((x - 60.3) ** 2 + (y - 70.7) ** 2) / (2 * 10.0**2))
+    hr = np.repeat(blob[..., None], 3, axis=2).astype(np.uint8)
+    truth = _centroid_hr(hr, 1.0)
+    lr = downscale(hr, side, kernel, 0.6)
+    assert np.abs(_centroid_hr(lr, 128 / side) - truth).max() < 0.05
+
+
 LOSSLESS = RealDegradationConfig(h264_prob=0.0, jpeg_prob=0.0, noise_prob=0.0, kernels={"area": 1.0})
 
 
