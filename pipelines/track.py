@@ -31,6 +31,11 @@ class TrackerConfig:
             at its first miss never lived to its second detection, so such faces were never enhanced.
         position_noise: measurement noise of box centre and size, in face sides; higher is smoother and lags more.
         motion_noise: process noise of the velocity terms, in face sides per frame.
+        confirm_first_round: faces found by the first detection round after the start or a reset (a shot cut)
+            are reported at once. There is no earlier frame to confirm them against, and holding them back showed
+            the first frame of every video and shot un-enhanced, then switched to the model's face: the largest
+            single frame-to-frame change in the real-video benchmark's flicker (issue 12). Later faces still need
+            ``min_hits``, which is what filters one-frame false positives mid-stream.
     """
 
     iou_threshold: float = 0.25
@@ -39,6 +44,7 @@ class TrackerConfig:
     tentative_misses: int = 2
     position_noise: float = 0.05
     motion_noise: float = 0.01
+    confirm_first_round: bool = True
 
 
 @dataclass
@@ -147,11 +153,13 @@ class Tracker:
         self.tracks_started = 0
         self._reported: set[int] = set()
         self._events: list[TrackEvent] = []
+        self._first_round = True
 
     def reset(self) -> None:
         """End every track (a shot cut): ids are never reused."""
         self._tracks = []
         self._end_missing()
+        self._first_round = True
 
     def pop_events(self) -> list[TrackEvent]:
         """Tracks started and ended since the last call, in order."""
@@ -176,6 +184,7 @@ class Tracker:
         if faces is not None:
             self._associate(faces)
             self._end_missing()
+            self._first_round = False
         live = [t for t in self._tracks if t.hits >= self.config.min_hits]
         for t in live:
             if t.id not in self._reported:
@@ -224,6 +233,8 @@ class Tracker:
             if c not in matched_dets:
                 t = _Track(self._next_id, faces.xyxy[c], cfg)
                 self._next_id += 1
+                if self._first_round and cfg.confirm_first_round:
+                    t.hits = max(cfg.min_hits, 1)
                 t.score = float(faces.score[c])
                 t.landmarks = None if faces.landmarks is None else faces.landmarks[c].copy()
                 t.quality = face_quality(faces.xyxy[c], t.score, t.landmarks)

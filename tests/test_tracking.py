@@ -20,6 +20,7 @@ def faces(*boxes: tuple[float, float, float, float]) -> Faces:
 
 def test_birth_after_min_hits_and_death_after_misses() -> None:
     tr = Tracker(TrackerConfig(min_hits=2, max_misses=2))
+    tr.update(faces())  # the first round, empty: later faces need confirming
     assert len(tr.update(faces((10, 10, 50, 50)))) == 0  # tentative
     out = tr.update(faces((11, 10, 51, 50)))
     assert len(out) == 1 and out.track_id[0] == 1
@@ -34,16 +35,30 @@ def test_face_seen_every_third_round_becomes_a_track() -> None:
     """Tiny faces are found only by the detector's upscaled pass (every 3rd round): the track must survive the
     rounds between to be confirmed, then be reported on every frame."""
     tr = Tracker()
+    tr.update(faces())  # the face appears after the first round
     reported = [len(tr.update(faces((10, 10, 26, 26)) if i % 3 == 0 else faces())) for i in range(12)]
     assert reported == [0, 0, 0] + [1] * 9
 
 
 def test_single_false_positive_never_becomes_a_track() -> None:
     tr = Tracker()
-    tr.update(faces((100, 100, 140, 140)))
+    tr.update(faces((10, 10, 50, 50)))
+    tr.update(faces((100, 100, 140, 140)))  # a new one-frame detection mid-stream
     for _ in range(5):
-        assert len(tr.update(faces())) == 0
-    assert tr.records == {}
+        assert 100 not in tr.update(faces()).xyxy[:, 0]
+    assert [r.first_frame for r in tr.records.values()] == [0]
+
+
+def test_faces_of_the_first_round_and_after_a_reset_are_reported_at_once() -> None:
+    """A video's (or a shot's) first frame has no earlier frame to confirm its faces against: they are reported
+    on it, so the first frame is enhanced like the rest instead of popping from plain resize to the model."""
+    tr = Tracker(TrackerConfig(min_hits=2))
+    assert len(tr.update(faces((10, 10, 50, 50), (80, 10, 120, 50)))) == 2
+    assert len(tr.update(faces((200, 10, 240, 50), (10, 10, 50, 50), (80, 10, 120, 50)))) == 2  # newcomer waits
+    tr.reset()
+    assert len(tr.update(faces((10, 10, 50, 50)))) == 1
+    off = Tracker(TrackerConfig(min_hits=2, confirm_first_round=False))
+    assert len(off.update(faces((10, 10, 50, 50)))) == 0
 
 
 def test_predict_only_frames_follow_motion() -> None:
