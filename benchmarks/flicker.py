@@ -75,8 +75,9 @@ def main() -> None:
         # The truth: the full-size clip shrunk only to the output size (2x the small clip).
         truth_frames = place(full, 2 * factor, (2 * canvas[0], 2 * canvas[1]))
         outs, summaries = {}, {}
-        for label, opts in {"resize only": {"blend": 0.0}, "temporal 0": {}, "temporal 0.5": {"temporal": 0.5},
-                            "temporal 0.8": {"temporal": 0.8}}.items():  # fmt: skip
+        runs = {"resize only": {"blend": 0.0}, "temporal 0": {"temporal": 0.0}, "temporal 0.5": {"temporal": 0.5},
+                "temporal 0.8": {"temporal": 0.8}}  # fmt: skip
+        for label, opts in runs.items():
             dst = Path(tmp) / "out.mp4"
             summaries[label] = vidfsr.enhance_video(small, dst, models=(args.weights,), **opts)
             outs[label] = frames_of(dst)

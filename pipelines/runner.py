@@ -64,7 +64,8 @@ class RunConfig:
     max_wait: seconds a batch may wait for more faces (bounds latency on live input).
     queue_size: frames buffered between stages.
     temporal: weight of the track's previous added detail (model output - input), aligned (0: off); damps
-        flicker.
+        flicker. 0.5 by default: on the real-video benchmark at 8x it cut flicker by 5-8% at no PSNR cost
+        (0.8 cut more and cost PSNR; BENCHMARKS.md "Flicker on real video").
     blend: blending options.
     tracker: tracker options.
     keep_best: keep each track's best face for the report (``--save-faces``); off, nothing per face is kept.
@@ -78,7 +79,7 @@ class RunConfig:
     batch_size: int = 8
     max_wait: float = 0.05
     queue_size: int = 8
-    temporal: float = 0.0
+    temporal: float = 0.5
     blend: BlendConfig = field(default_factory=BlendConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     keep_best: bool = False

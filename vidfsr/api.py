@@ -46,7 +46,7 @@ class EnhanceOptions:
         blend: strength of the enhanced face, 0..1.
         mask: ``ellipse`` or ``parsing`` (the model's predicted face components).
         force: enhance faces too large to gain from the models.
-        temporal: weight of the previous enhanced crop of a track (0 disables smoothing).
+        temporal: weight of a track's previous added detail (0 disables smoothing; 0.5 measured, see RunConfig).
         codec, crf, preset, pix_fmt: encoder settings.
         compare: also write a side-by-side input | output video here.
         save_faces: write each track's best enhanced face and a JSON report of tracks here.
@@ -66,7 +66,7 @@ class EnhanceOptions:
     blend: float = 1.0
     mask: str = "ellipse"
     force: bool = False
-    temporal: float = 0.0
+    temporal: float = 0.5
     codec: str = "libx264"
     crf: int = 18
     preset: str = "medium"

@@ -39,7 +39,12 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--blend", type=float, default=1.0, help="strength of the enhanced face (0..1)")
     p.add_argument("--mask", choices=["ellipse", "parsing"], default="ellipse")
     p.add_argument("--force", action="store_true", help="also enhance faces too large to gain")
-    p.add_argument("--temporal", type=float, default=0.0, help="temporal smoothing weight per track (0..1)")
+    p.add_argument(
+        "--temporal",
+        type=float,
+        default=0.5,
+        help="weight of each track's previous added detail, aligned (0 off; default 0.5: measured)",
+    )
     p.add_argument("--codec", default="libx264")
     p.add_argument("--crf", type=int, default=18)
     p.add_argument("--preset", default="medium")
