@@ -141,9 +141,16 @@ class Esrgan:
 
 
 def run_vidfsr(
-    low: list[np.ndarray], scale: int, weights: tuple[str, ...], force: bool, temporal: float | None
+    low: list[np.ndarray],
+    scale: int,
+    weights: tuple[str, ...],
+    force: bool,
+    temporal: float | None,
+    consistency: float | None = None,
 ) -> list[np.ndarray]:
     extra = {} if temporal is None else {"temporal": temporal}
+    if consistency is not None:
+        extra["consistency"] = consistency
     runner = build_runner(EnhanceOptions(models=weights, scale=float(scale), force=force, **extra))
     frames = [Frame(i, img, pts=i, time_base=Fraction(1, 25)) for i, img in enumerate(low)]
     out: list[np.ndarray] = []
@@ -272,6 +279,7 @@ def main() -> None:
     ap.add_argument("--no-analysis", action="store_true")
     ap.add_argument("--force", action="store_true", help="enhance every face regardless of the model's range")
     ap.add_argument("--temporal", type=float, default=None, help="vidfsr's --temporal (default: its default)")
+    ap.add_argument("--consistency", type=float, default=None, help="vidfsr's --consistency (default: its default)")
     ap.add_argument("--out", default="benchmarks/results/real_video.json")
     ap.add_argument("--sheet", default="", help="write a contact sheet PNG here")
     ap.add_argument("--write-range", default="", help="write the measured range into these weights")
@@ -318,7 +326,7 @@ def main() -> None:
                         CACHE.mkdir(parents=True, exist_ok=True)
                         np.savez_compressed(cache, esrgan=np.stack(done))
                         outputs["realesrgan"] = [*done, *[None] * (len(low) - len(done))]
-                outputs["vidfsr"] = run_vidfsr(low, scale, weights, args.force, args.temporal)
+                outputs["vidfsr"] = run_vidfsr(low, scale, weights, args.force, args.temporal, args.consistency)
                 recs = measure(outputs, truth, faces, scale, analyser, args.analysis_every)
                 for r in recs:
                     r.update(clip=clip.stem, scale=scale, codec=codec)

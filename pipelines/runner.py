@@ -24,7 +24,7 @@ import numpy as np
 
 from vidfsr.errors import ConfigError
 
-from .blend import BlendConfig, paste_inplace
+from .blend import BlendConfig, back_project, paste_inplace
 from .croprule import crop_boxes
 from .crops import FaceBatch, ModelRange, make_batch
 from .detect import Detector
@@ -397,7 +397,10 @@ class Runner:
         for k in range(len(b)):
             assert b.sr is not None
             tid = int(b.track_id[k])
-            face = self._smooth(tid, b.sr[k], b.crops[k], b.crop_xyxy[k]) if cfg.temporal > 0 else b.sr[k]
+            # Back-projected before the smoothing: the same PSNR as after it, and the smoothing then also steadies
+            # the frame-to-frame differences the step copies in (flicker 1.77 -> 1.63 at 8x; BENCHMARKS.md).
+            face = back_project(b.sr[k], item.frame.image, b.crop_xyxy[k], cfg.blend.consistency)
+            face = self._smooth(tid, face, b.crops[k], b.crop_xyxy[k]) if cfg.temporal > 0 else face
             box = b.crop_xyxy[k] * np.array([size[0] / w, size[1] / h, size[0] / w, size[1] / h])
             paste_inplace(canvas, face, box, cfg.blend, None if b.mask is None else b.mask[k], base=b.crops[k])
             if cfg.keep_best:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from vidfsr.models.io import save_weights
 from vidfsr.models.registry import create_model
-from vidfsr.pipelines.blend import BlendConfig, paste_inplace
+from vidfsr.pipelines.blend import BlendConfig, back_project, paste_inplace
 from vidfsr.pipelines.crops import FaceBatch, ModelRange, choose_model, make_batch
 from vidfsr.pipelines.detect import YuNetDetector
 from vidfsr.pipelines.enhance import Enhancer
@@ -161,6 +161,31 @@ def test_a_model_that_adds_nothing_leaves_the_bicubic_frame() -> None:
                   base=base)  # fmt: skip
     changed = np.any(canvas != before, axis=2)
     assert changed[45:65, 30:70].any() and not changed[:29].any() and not changed[91:].any()
+
+
+def test_back_projection_makes_the_face_agree_with_the_input(face_images: list[np.ndarray]) -> None:
+    """A soft model output (what a blind model gives on a clean face), after one back-projection step: shrunk to
+    the crop's native pixels it matches the input frame, and it is closer to the true face than before."""
+    from vidfsr.models.metrics import psnr_y
+
+    hr = cv2.resize(face_images[0], (128, 128), interpolation=cv2.INTER_AREA)
+    frame = np.full((100, 110, 3), 90, np.uint8)
+    frame[20:60, 30:70] = cv2.resize(hr, (40, 40), interpolation=cv2.INTER_AREA)
+    box = np.array([30.0, 20.0, 70.0, 60.0])
+    soft = cv2.GaussianBlur(hr, (0, 0), 2.5)
+
+    def mismatch(face: np.ndarray) -> float:
+        down = cv2.resize(face.astype(np.float32), (40, 40), interpolation=cv2.INTER_AREA)
+        return float(np.abs(down - frame[20:60, 30:70]).mean())
+
+    fixed = back_project(soft, frame, box, 1.0)
+    assert mismatch(fixed) < mismatch(soft) / 3
+    assert psnr_y(fixed[..., ::-1], hr[..., ::-1]) > psnr_y(soft[..., ::-1], hr[..., ::-1]) + 1.0
+    half = back_project(soft, frame, box, 0.5)
+    assert mismatch(fixed) < mismatch(half) < mismatch(soft)
+    assert back_project(soft, frame, box, 0.0) is soft
+    big = np.array([0.0, 0.0, 130.0, 130.0])  # a crop at least as large as the output: nothing to correct
+    assert back_project(soft, np.zeros((140, 140, 3), np.uint8), big, 1.0) is soft
 
 
 def test_paste_is_region_only_and_colour_matched() -> None:
@@ -412,6 +437,8 @@ def test_enhance_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str
     bad = tmp_path / "bad.mp4"
     bad.write_text("garbage")
     assert main(["enhance", str(bad), str(tmp_path / "o.mp4"), "--model", "nope.safetensors"]) == 2
+    assert main(["enhance", str(bad), str(tmp_path / "o.mp4"), "--consistency", "1.5"]) == 2
+    assert "consistency must be in [0, 1]" in capsys.readouterr().err
 
 
 def test_frame_enhancer_api(tiny_weights: list[str], face_images: list[np.ndarray]) -> None:

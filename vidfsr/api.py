@@ -47,6 +47,8 @@ class EnhanceOptions:
         mask: ``ellipse`` or ``parsing`` (the model's predicted face components).
         force: enhance faces too large to gain from the models.
         temporal: weight of a track's previous added detail (0 disables smoothing; 0.5 measured, see RunConfig).
+        consistency: share of the back-projection step that makes each face agree with the input frame's
+            pixels (0 off; 0.75 measured, see ``pipelines.blend.BlendConfig``).
         codec, crf, preset, pix_fmt: encoder settings.
         compare: also write a side-by-side input | output video here.
         save_faces: write each track's best enhanced face and a JSON report of tracks here.
@@ -67,6 +69,7 @@ class EnhanceOptions:
     mask: str = "ellipse"
     force: bool = False
     temporal: float = 0.5
+    consistency: float = 0.75
     codec: str = "libx264"
     crf: int = 18
     preset: str = "medium"
@@ -91,8 +94,8 @@ class EnhanceOptions:
             raise ConfigError(f"backend must be auto, torch, onnx or compile, got {opts.backend!r}")
         if opts.mask not in ("ellipse", "parsing"):
             raise ConfigError(f"mask must be 'ellipse' or 'parsing', got {opts.mask!r}")
-        if not 0 <= opts.blend <= 1 or not 0 <= opts.temporal < 1:
-            raise ConfigError("blend must be in [0, 1] and temporal in [0, 1)")
+        if not 0 <= opts.blend <= 1 or not 0 <= opts.temporal < 1 or not 0 <= opts.consistency <= 1:
+            raise ConfigError("blend and consistency must be in [0, 1] and temporal in [0, 1)")
         return opts
 
 
@@ -185,7 +188,7 @@ def build_runner(opts: EnhanceOptions):
         force=opts.force,
         batch_size=max(opts.batch_size, 8),
         temporal=opts.temporal,
-        blend=BlendConfig(strength=opts.blend, mask=opts.mask),
+        blend=BlendConfig(strength=opts.blend, mask=opts.mask, consistency=opts.consistency),
         keep_best=bool(opts.save_faces),
         threads=stages,
     )

@@ -45,6 +45,12 @@ def add(sub: argparse._SubParsersAction) -> None:
         default=0.5,
         help="weight of each track's previous added detail, aligned (0 off; default 0.5: measured)",
     )
+    p.add_argument(
+        "--consistency",
+        type=float,
+        default=0.75,
+        help="back-projection share: each face made to agree with the input's pixels (0 off; default 0.75: measured)",
+    )
     p.add_argument("--codec", default="libx264")
     p.add_argument("--crf", type=int, default=18)
     p.add_argument("--preset", default="medium")
@@ -83,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
         "backend": args.backend,
         "batch_size": args.batch_size, "detect_every": args.detect_every, "detector": args.detector,
         "blend": args.blend, "mask": args.mask, "force": args.force, "temporal": args.temporal,
+        "consistency": args.consistency,
         "codec": args.codec, "crf": args.crf, "preset": args.preset, "pix_fmt": args.pix_fmt,
         "compare": args.compare, "save_faces": args.save_faces, "min_face": args.min_face,
         "max_faces": args.max_faces, "stages": args.stages,
