@@ -24,7 +24,8 @@ class BlendConfig:
         own tone, smaller forces the original's.
     consistency: share of the back-projection step (``back_project``); 0 pastes the model's output as it is.
         0.75 by measurement: 1.0 gained most on lossless and mildly compressed faces, 0.5 on starved streams
-        (CRF 33), whose blocking the full step copies back; 0.75 gained on every condition (BENCHMARKS.md).
+        (CRF 33), whose blocking the full step copies back; 0.75 was the only share with no clip below bicubic
+        on the real-video benchmark (BENCHMARKS.md).
     """
 
     strength: float = 1.0
@@ -40,8 +41,9 @@ def back_project(face: np.ndarray, frame: np.ndarray, crop_xyxy: np.ndarray, str
     output drifts from what the frame actually shows (softer, on the real-video benchmark softer than bicubic).
     One step of iterative back-projection (Irani and Peleg, 1991) puts the frame's own evidence back: the
     output is area-shrunk to the crop's side in input pixels, the difference to the input crop is resized back
-    with cubic and added. Measured on faces cut from the shared clips: +0.7 to +1.3 dB over the model alone on
-    lossless faces, smaller on compressed ones (BENCHMARKS.md). Crops at or above the output size pass as is.
+    with cubic and added. Measured on faces cut from the shared clips with the shipped weights (share 0.75,
+    ``benchmarks/back_projection.py``): +0.3 to +1.2 dB over the model alone on lossless faces, +0.04 to +0.16
+    at CRF 28, -0.04 to -0.12 at CRF 33 (BENCHMARKS.md). Crops at or above the output size pass as is.
     """
     from .croprule import cut_crop
 
