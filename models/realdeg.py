@@ -191,27 +191,34 @@ def _tile_places(
     sides: list[int], rng: np.random.Generator, spare: int = 0
 ) -> tuple[int, int, int, list[tuple[int, int, int]]]:
     """(columns, canvas height, canvas width, [(x, y, side)]): each face at a random macroblock phase in its
-    own cell, ``spare`` px left free at the cell's far edges."""
+    own cell, ``spare`` px left free at the cell's far edges. Cells are 96 px, or larger by whole macroblocks
+    where a face plus a macroblock of phase room does not fit (wide ``lr_sides``)."""
     n = len(sides)
     cols = math.ceil(math.sqrt(n))
     rows = math.ceil(n / cols)
+    cell = _cell(sides, spare)
     places = []
     for i, s in enumerate(sides):
         r, c = divmod(i, cols)
-        ox = c * _CELL + int(rng.integers(0, _CELL - s - spare + 1))
-        oy = r * _CELL + int(rng.integers(0, _CELL - s - spare + 1))
+        ox = c * cell + int(rng.integers(0, cell - s - spare + 1))
+        oy = r * cell + int(rng.integers(0, cell - s - spare + 1))
         places.append((ox, oy, s))
-    return cols, rows * _CELL, cols * _CELL, places
+    return cols, rows * cell, cols * cell, places
+
+
+def _cell(sides: list[int], spare: int) -> int:
+    return max(_CELL, 16 * math.ceil((max(sides) + spare + 16) / 16))
 
 
 def _tile(faces: list[np.ndarray], cols: int, height: int, width: int, places: list) -> np.ndarray:
     canvas = np.zeros((height, width, 3), np.uint8)
+    cell = width // cols
     for i, (face, (ox, oy, s)) in enumerate(zip(faces, places, strict=True)):
         r, c = divmod(i, cols)
         # The face's surroundings continue its own edges, as a face in a frame has context, not a black frame.
-        pad = cv2.copyMakeBorder(face, oy - r * _CELL, (r + 1) * _CELL - oy - s, ox - c * _CELL,
-                                 (c + 1) * _CELL - ox - s, cv2.BORDER_REFLECT_101)  # fmt: skip
-        canvas[r * _CELL : (r + 1) * _CELL, c * _CELL : (c + 1) * _CELL] = pad
+        pad = cv2.copyMakeBorder(face, oy - r * cell, (r + 1) * cell - oy - s, ox - c * cell,
+                                 (c + 1) * cell - ox - s, cv2.BORDER_REFLECT_101)  # fmt: skip
+        canvas[r * cell : (r + 1) * cell, c * cell : (c + 1) * cell] = pad
     return canvas
 
 

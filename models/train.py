@@ -79,6 +79,8 @@ class TrainConfig:
         init: weights (.safetensors) to start the generator from, e.g. FSRNet weights for FSRGAN.
         degradation: ``paper`` (bicubic x``scale``, the paper protocol) or ``real`` (``realdeg``: LR sides
             12-64 px, several kernels, noise, JPEG and real H.264; the shipped video models).
+        real_sides: the real degradation's LR face sides (inclusive, px, log-uniform); widen it to teach the
+            model the larger crops a close-up camera gives (64-96 px crops were outside the v2 training range).
         loss: ``mean`` (every term averaged over its elements; the shipped lite weights) or ``paper`` (eq. 4
             literally: squared norms summed per image, halved, averaged over the batch).
         prefetch: batches assembled ahead in a thread (the degradation's OpenCV/x264 work releases the GIL, so
@@ -114,6 +116,7 @@ class TrainConfig:
     perceptual_weight: float = 1e-1
     init: str = ""
     degradation: str = "paper"
+    real_sides: tuple[int, int] = (12, 64)
     prefetch: int = 2
     loss: str = "mean"
 
@@ -124,12 +127,22 @@ class TrainConfig:
             raise ConfigError(f"loss must be 'mean' or 'paper', got {self.loss!r}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
+        object.__setattr__(self, "real_sides", tuple(int(v) for v in self.real_sides))
+        if len(self.real_sides) != 2 or not 4 <= self.real_sides[0] <= self.real_sides[1] <= 128:
+            raise ConfigError(f"real_sides must be two sides 4 <= lo <= hi <= 128, got {self.real_sides}")
         if self.batch_size < 1 or self.steps < 0:
             raise ConfigError("batch_size must be >= 1 and steps >= 0")
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         return from_dict(cls, data, "training option")
+
+
+def real_degradation_config(cfg: TrainConfig):
+    """The run's ``RealDegradationConfig``: the defaults with the run's LR side range."""
+    from .realdeg import RealDegradationConfig
+
+    return RealDegradationConfig(lr_sides=cfg.real_sides)
 
 
 def autocast_dtype(precision: str) -> torch.dtype | None:
@@ -201,7 +214,11 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
     mcfg = model.cfg
     if not cfg.data:
         raise ConfigError("no training data: pass --data DIR (a folder made by 'vidfsr prepare')")
-    real = RealDegradation(seed=cfg.seed * 7919 + dist.rank) if cfg.degradation == "real" else None
+    real = (
+        RealDegradation(real_degradation_config(cfg), seed=cfg.seed * 7919 + dist.rank)
+        if cfg.degradation == "real"
+        else None
+    )
     faces = load_prepared(cfg.data, "train", cfg.data_limit)
     if mcfg.frames > 1 and real is None:
         raise ConfigError(f"{cfg.model} takes {mcfg.frames} frames: train it with --degradation real")
@@ -392,9 +409,14 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
                 rate = window_imgs / max(time.perf_counter() - window_t, 1e-9)
                 window_t, window_imgs = time.perf_counter(), 0
                 assert writer is not None and log_file is not None
-                row = {"step": step, "images": state["images"], "epoch": state["epoch"], "img_per_s": f"{rate:.2f}",
-                       **{k: f"{terms[k]:.6g}" for k in LOSS_TERMS if k in terms},
-                       **({} if val_psnr is None else {"val_psnr": f"{val_psnr:.4f}", "val_ssim": f"{val_ssim:.5f}"})}
+                row = {
+                    "step": step,
+                    "images": state["images"],
+                    "epoch": state["epoch"],
+                    "img_per_s": f"{rate:.2f}",
+                    **{k: f"{terms[k]:.6g}" for k in LOSS_TERMS if k in terms},
+                    **({} if val_psnr is None else {"val_psnr": f"{val_psnr:.4f}", "val_ssim": f"{val_ssim:.5f}"}),
+                }
                 writer.writerow(row)
                 log_file.flush()
                 if progress:
@@ -438,9 +460,7 @@ def weights_metadata(
         "metrics": val_history[-1] if val_history else {},
     }  # fmt: skip
     if cfg.degradation == "real":
-        from .realdeg import RealDegradationConfig
-
-        deg = RealDegradationConfig()
+        deg = real_degradation_config(cfg)
         # The range of native face sizes served is measured afterwards on real video (benchmarks/real_video.py
         # --write-range) and written into the shipped file; until then it is the range trained on.
         meta["degradation"] = {"name": "real", **deg.to_dict()}

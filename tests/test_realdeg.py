@@ -141,3 +141,14 @@ def test_h264_bursts_compress_every_frame_as_one_clip(hr: np.ndarray) -> None:
     assert all(d.compression.startswith("h264:38:") for d in info)
     clean, _ = RealDegradation(LOSSLESS, seed=2).degrade_burst(hr[:4], 3)
     assert not np.array_equal(ups[:, 1], clean[:, 1])
+
+
+@pytest.mark.parametrize("side", [64, 96, 128])
+def test_h264_takes_faces_as_large_as_the_range_allows(hr: np.ndarray, side: int) -> None:
+    """Wide ``lr_sides`` (a close-up camera's 64-128 px crops) fit the tiled H.264 frame, single and burst."""
+    cfg = RealDegradationConfig(lr_sides=(side, side), h264_prob=1.0, jpeg_prob=0.0, crf=(30, 30))
+    ups, info = RealDegradation(cfg, seed=4).degrade_batch(hr[:3])
+    assert ups.shape == (3, 128, 128, 3) and all(d.lr_side == side and d.compression.startswith("h264") for d in info)
+    bursts, _ = RealDegradation(cfg, seed=4).degrade_burst(hr[:3], 3)
+    assert bursts.shape[:2] == (3, 3)
+    assert psnr_y(ups[0][..., ::-1], bursts[0, 0][..., ::-1]) > 20  # still the same face, compressed differently

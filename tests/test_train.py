@@ -15,10 +15,12 @@ import pytest
 import torch
 from vidfsr.models.io import load_model, read_metadata, save_weights
 from vidfsr.models.prepare import PrepareConfig, prepare
+from vidfsr.models.realdeg import RealDegradation
 from vidfsr.models.registry import create_model
 from vidfsr.models.train import TrainConfig, load_checkpoint, train
 
 from vidfsr.cli import main
+from vidfsr.errors import ConfigError
 
 TINY = {"channels": 8, "coarse_blocks": 1, "encoder_blocks": 1, "decoder_blocks": 1, "prior_channels": 16}
 
@@ -80,6 +82,21 @@ def test_resume_is_exact_with_the_real_degradation(prepared: Path, tmp_path: Pat
     train(_cfg(prepared, tmp_path / "c", steps=3))
     with pytest.raises(Exception, match="paper degradation"):
         train(_cfg(prepared, tmp_path / "c", steps=6, degradation="real"), resume=tmp_path / "c" / "last.pt")
+
+
+def test_real_sides_set_the_training_range_and_the_metadata(prepared: Path, tmp_path: Path) -> None:
+    """A widened LR side range reaches the degradation (every drawn side inside it) and the weights' metadata."""
+    from vidfsr.models.train import real_degradation_config
+
+    cfg = _cfg(prepared, tmp_path / "w", steps=2, degradation="real", model="fsrnet_lite_real", real_sides=[48, 96])
+    deg = RealDegradation(real_degradation_config(cfg), seed=3)
+    sides = [deg.draw_side() for _ in range(200)]
+    assert 48 <= min(sides) < 56 and 88 < max(sides) <= 96
+    meta = read_metadata(train(cfg)["weights"])
+    assert json.loads(meta["native_sides"]) == [48, 96]
+    assert json.loads(meta["degradation"])["lr_sides"] == [48, 96]
+    with pytest.raises(ConfigError, match="real_sides"):
+        _cfg(prepared, tmp_path / "x", real_sides=[96, 48])
 
 
 def test_checkpoint_describes_itself(prepared: Path, tmp_path: Path) -> None:

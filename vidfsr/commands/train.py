@@ -52,6 +52,10 @@ def add(sub: argparse._SubParsersAction) -> None:
         default="paper",
         help="paper: bicubic x scale (paper protocol); real: any LR size 12-64 px, kernels, noise, JPEG, H.264",
     )
+    p.add_argument(
+        "--real-sides", type=int, nargs=2, default=[12, 64], metavar=("LO", "HI"),
+        help="with --degradation real: the LR face sides drawn (px, log-uniform)",
+    )  # fmt: skip
     p.add_argument("--prefetch", type=int, default=2, help="batches assembled ahead in a thread")
     p.add_argument(
         "--loss", choices=["mean", "paper"], default="mean",
