@@ -150,9 +150,13 @@ def test_stop_within_a_second_during_a_frozen_camera(
     out = tmp_path / "rec.mp4"
     cfg = LiveConfig(open_timeout=10.0, read_timeout=8.0)
     frozen_at: list[float] = []
+    # Freeze once frames are flowing, not after a fixed time: on a loaded CI machine the stream may take longer
+    # than any fixed wait to start (the frame count asserted below came up short there).
+    flowing = threading.Event()
 
     def freeze_then_interrupt() -> None:
-        time.sleep(2.0)
+        if not flowing.wait(40):
+            return  # the test fails on the frame count below, instead of interrupting a run that never started
         server.signal(signal.SIGSTOP)
         time.sleep(1.0)  # the camera is silent now; the reader sits in a socket read
         frozen_at.append(time.monotonic())
@@ -165,8 +169,13 @@ def test_stop_within_a_second_during_a_frozen_camera(
     real = live.RtspSource
     monkeypatch.setattr(live, "RtspSource", lambda url: real(url, cfg))
     threading.Thread(target=freeze_then_interrupt, daemon=True).start()
+
+    def progress(summary, total) -> None:
+        if summary.frames >= 15:
+            flowing.set()
+
     try:
-        result = vidfsr.enhance_video(server.url(), out, models=(str(weights),), scale=1.0)
+        result = vidfsr.enhance_video(server.url(), out, progress, models=(str(weights),), scale=1.0)
         ended = time.monotonic()
     finally:
         server.signal(signal.SIGCONT)
