@@ -40,7 +40,7 @@ from vidfsr.pipelines.video import VideoFileSource
 from vidfsr.api import EnhanceOptions, build_runner, set_cpu_threads
 from vidfsr.shared import shared_dir
 
-SIZE_BINS = (0, 12, 16, 24, 32, 48, 64, 96, 128, 10_000)
+SIZE_BINS = (0, 12, 16, 24, 32, 48, 64, 80, 96, 112, 128, 10_000)
 CACHE = Path("runs/real_video_cache")
 
 
@@ -234,7 +234,8 @@ def summarise(records: list[dict], methods: list[str], frames: int | None = None
 
 
 def by_size(records: list[dict]) -> list[dict]:
-    """vidfsr's PSNR gain over bicubic per native crop size (input px), over every scale and codec."""
+    """vidfsr's PSNR gain over bicubic per native crop size (input px), over every scale and codec, and per
+    condition (``x8 lossless``, ...): a size may win on compressed input and lose on clean input."""
     pairs: dict[tuple, dict[str, float]] = {}
     for r in records:
         key = (r["clip"], r["scale"], r["codec"], r["frame"], r["face"])
@@ -242,11 +243,18 @@ def by_size(records: list[dict]) -> list[dict]:
         pairs[key]["native"] = r["native_crop"]
     rows = []
     for lo, hi in itertools.pairwise(SIZE_BINS):
-        gains = [p["vidfsr"] - p["bicubic"] for p in pairs.values()
-                 if "vidfsr" in p and "bicubic" in p and lo <= p["native"] < hi]  # fmt: skip
-        if gains:
-            rows.append({"crop_px": [lo, hi], "faces": len(gains), "gain_db": float(np.mean(gains)),
-                         "share_better": float(np.mean(np.array(gains) > 0))})  # fmt: skip
+        inside = {k: p["vidfsr"] - p["bicubic"] for k, p in pairs.items()
+                  if "vidfsr" in p and "bicubic" in p and lo <= p["native"] < hi}  # fmt: skip
+        if not inside:
+            continue
+        gains = np.array(list(inside.values()))
+        conditions: dict[str, list[float]] = {}
+        for k, g in inside.items():
+            conditions.setdefault(f"x{k[1]} {k[2]}", []).append(g)
+        rows.append({"crop_px": [lo, hi], "faces": len(gains), "gain_db": float(gains.mean()),
+                     "share_better": float(np.mean(gains > 0)),
+                     "conditions": {c: {"faces": len(v), "gain_db": float(np.mean(v))}
+                                    for c, v in sorted(conditions.items())}})  # fmt: skip
     return rows
 
 
@@ -388,28 +396,40 @@ def print_tables(summary: dict) -> None:
         print("\n".join(table_markdown(table)))
     print("\nvidfsr gain over bicubic by native crop size (input px):")
     for row in summary["by_native_size"]:
+        conds = "  ".join(f"{c} {v['gain_db']:+.2f}" for c, v in row.get("conditions", {}).items())
         print(f"  {row['crop_px'][0]:>4}-{row['crop_px'][1]:<5} faces {row['faces']:>5}  gain {row['gain_db']:+.2f} dB"
-              f"  better on {100 * row['share_better']:.0f}%")  # fmt: skip
+              f"  better on {100 * row['share_better']:.0f}%  ({conds})")  # fmt: skip
 
 
-def write_range(rows: list[dict], weights: str) -> None:
-    """The sizes where the model beats bicubic, into the weights: the run of measured bins (>= 20 faces) with a
-    positive mean gain that holds the most faces. A size with no faces measured does not break a run (no
-    evidence either way); a losing bin does."""
-    from vidfsr.models.io import update_metadata
-
-    measured = [r for r in rows if r["faces"] >= 20]
+def serving_range(rows: list[dict], min_faces: int = 20) -> tuple[int, int] | None:
+    """The sizes to enhance: the run of measured bins (>= ``min_faces`` faces) that wins in every condition
+    measured there (>= ``min_faces`` faces of that condition: a bin that gains on compressed input but loses on
+    lossless input is left to bicubic, because "never below bicubic" holds per input, not on average), holding
+    the most faces. A size with no faces measured does not break a run (no evidence either way); a losing bin
+    does. None where no bin wins."""
+    measured = [r for r in rows if r["faces"] >= min_faces]
     runs: list[list[dict]] = [[]]
     for r in measured:
-        if r["gain_db"] > 0:
+        conds = [c["gain_db"] for c in r.get("conditions", {}).values() if c["faces"] >= min_faces]
+        if r["gain_db"] > 0 and all(g > 0 for g in conds):
             runs[-1].append(r)
         elif runs[-1]:
             runs.append([])
     runs = [run for run in runs if run]
     if not runs:
-        raise SystemExit("the model beats bicubic at no size: nothing to write")
+        return None
     best = max(runs, key=lambda run: sum(r["faces"] for r in run))
-    lo, hi = max(best[0]["crop_px"][0], 8), min(best[-1]["crop_px"][1], 128)
+    return max(best[0]["crop_px"][0], 8), min(best[-1]["crop_px"][1], 128)
+
+
+def write_range(rows: list[dict], weights: str) -> None:
+    """Write :func:`serving_range` into the weights, with the per-size measurements it came from."""
+    from vidfsr.models.io import update_metadata
+
+    found = serving_range(rows)
+    if found is None:
+        raise SystemExit("the model beats bicubic at no size: nothing to write")
+    lo, hi = found
     update_metadata(weights, native_sides=[lo, hi], native_sides_measured=rows)
     print(f"wrote native_sides [{lo}, {hi}] into {weights}")
 

@@ -1,0 +1,35 @@
+"""The rule that picks the face sizes a real-world model serves (benchmarks/real_video.py --write-range)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("cv2")
+_spec = importlib.util.spec_from_file_location("real_video", Path(__file__).parents[1] / "benchmarks/real_video.py")
+real_video = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(real_video)
+
+
+def _row(lo: int, hi: int, **conds: float) -> dict:
+    c = {k.replace("_", " "): {"faces": 40, "gain_db": g} for k, g in conds.items()}
+    return {"crop_px": [lo, hi], "faces": 40 * len(c), "gain_db": sum(conds.values()) / len(c), "conditions": c}
+
+
+def test_a_size_that_loses_on_one_input_kind_is_left_to_bicubic() -> None:
+    rows = [
+        _row(16, 24, x8_lossless=1.5, x8_28=0.8),
+        _row(32, 48, x8_lossless=0.9, x8_28=0.3),
+        _row(80, 96, x4_lossless=-0.3, x4_28=0.5),  # wins on average, loses on clean input
+        _row(96, 112, x4_lossless=0.1, x4_28=0.1),
+    ]
+    assert real_video.serving_range(rows) == (16, 48)
+
+
+def test_sparse_conditions_do_not_decide_and_no_winner_gives_none() -> None:
+    rows = [_row(32, 48, x8_lossless=0.9), _row(64, 80, x8_lossless=0.2)]
+    rows[1]["conditions"]["x8 28"] = {"faces": 5, "gain_db": -0.5}  # too few faces to count as evidence
+    assert real_video.serving_range(rows) == (32, 80)
+    assert real_video.serving_range([_row(32, 48, x8_lossless=-0.1)]) is None
