@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .croprule import crop_boxes, cut_crop
+from .croprule import crop_boxes, cut_crop, snap_to_pixels
 from .types import Faces, Frame
 
 MODEL_SIZE = 128
@@ -128,7 +128,7 @@ def make_batch(
     if not len(faces):
         return FaceBatch.empty(frame.index)
     extra = max(frames, default=1) - 1
-    boxes = crop_boxes(faces.xyxy)
+    boxes = snap_to_pixels(crop_boxes(faces.xyxy))
     ids = faces.track_id if faces.track_id is not None else np.arange(len(faces))
     rows = []
     for box, tid, score in zip(boxes, ids, faces.score, strict=True):

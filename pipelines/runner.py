@@ -25,7 +25,7 @@ import numpy as np
 from vidfsr.errors import ConfigError
 
 from .blend import BlendConfig, back_project, paste_inplace
-from .croprule import crop_boxes
+from .croprule import crop_boxes, snap_to_pixels
 from .crops import FaceBatch, ModelRange, make_batch
 from .detect import Detector
 from .shots import ShotCutDetector
@@ -414,7 +414,7 @@ class Runner:
         if not len(item.faces) or item.faces.track_id is None:
             return
         enhanced = {int(t) for t in item.batch.track_id}
-        boxes = crop_boxes(item.faces.xyxy)
+        boxes = snap_to_pixels(crop_boxes(item.faces.xyxy))
         ranges = self.enhancer.ranges
         served = ", ".join(f"{r.lo:g}-{r.hi:g}" for r in ranges) or "none"
         for tid, box, score in zip(item.faces.track_id, boxes, item.faces.score, strict=True):

@@ -74,6 +74,29 @@ def test_choose_model_by_native_range() -> None:
     assert choose_model(8, ranges, force=True) == 0
 
 
+def test_crops_sit_on_whole_pixels(face_images: list[np.ndarray]) -> None:
+    """A detector box at a fractional position gives a crop on the frame's pixel grid (whole origin and side):
+    the model input is the cubic resize of the face's own pixels, as in training, not a resample between them."""
+    from vidfsr.models.metrics import psnr_y
+    from vidfsr.pipelines import croprule
+
+    small = cv2.resize(face_images[1], (41, 41), interpolation=cv2.INTER_AREA)
+    frame_img = np.full((160, 160, 3), 90, np.uint8)
+    frame_img[50:91, 60:101] = small
+    side = 41.3 / croprule.SIDE_RATIO  # crop side 41.3 px, centred 0.37 px off the pixel grid
+    cx, cy = 80.87, 70.5 - croprule.CENTRE_SHIFT_Y * side + 0.31
+    det = np.array([[cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2]], np.float32)
+    batch = make_batch(Frame(0, frame_img), Faces(det, np.ones(1, np.float32), None, np.array([1])),
+                       (ModelRange(12, 64),))  # fmt: skip
+    box = batch.crop_xyxy[0]
+    assert np.array_equal(box, np.round(box)) and box[2] - box[0] == box[3] - box[1] == 41
+    assert np.abs(box - [60, 50, 101, 91]).max() <= 1
+    x0, y0 = int(box[0]), int(box[1])
+    direct = cv2.resize(frame_img[y0 : y0 + 41, x0 : x0 + 41], (128, 128), interpolation=cv2.INTER_CUBIC)
+    inner = np.s_[8:-8, 8:-8]
+    assert psnr_y(batch.crops[0][inner][..., ::-1], direct[inner][..., ::-1]) > 45
+
+
 def test_model_input_keeps_native_detail(face_images: list[np.ndarray]) -> None:
     """A 39 px face is cut straight to 128 px: it holds what a cubic upscale of the 39 px crop holds, and far
     more than the old policy's shrink to the x4 model's 32 px (issue 12: 3.4 dB lost)."""
@@ -617,7 +640,7 @@ def test_background_is_bicubic_and_compare_is_honest(face_images: list[np.ndarra
 def test_multi_frame_models_get_the_same_box_from_the_frames_before(face_images: list[np.ndarray]) -> None:
     """make_batch cuts each K-frame face's box from the K-1 previous frames (most recent first), standing in
     the oldest crop it has where the stream is younger than K frames."""
-    from vidfsr.pipelines.croprule import crop_boxes, cut_crop
+    from vidfsr.pipelines.croprule import cut_crop
 
     images = face_clip_frames(face_images, 4)
     faces = YuNetDetector()(images[3])
@@ -625,7 +648,7 @@ def test_multi_frame_models_get_the_same_box_from_the_frames_before(face_images:
     ranges = [ModelRange(0, 1000)]
     batch = make_batch(Frame(3, images[3]), faces, ranges, history=(images[2], images[1]), frames=(3,))
     assert batch.history is not None and batch.history.shape == (len(faces), 2, 128, 128, 3)
-    box = crop_boxes(faces.xyxy)[0]
+    box = batch.crop_xyxy[0]
     assert np.array_equal(batch.history[0, 0], cut_crop(images[2], box, 128))
     assert np.array_equal(batch.history[0, 1], cut_crop(images[1], box, 128))
     young = make_batch(Frame(1, images[1]), faces, ranges, history=(images[0],), frames=(3,))
