@@ -352,9 +352,7 @@ def main() -> None:
                 print(f"{clip.stem} x{scale} {codec}: {time.perf_counter() - started:.0f} s", flush=True)
     methods = ["bicubic", "lanczos", *(["realesrgan"] if esrgan else []), "vidfsr"]
     summary = {
-        "command": "python benchmarks/real_video.py " + " ".join(
-            f"--{k.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-            for k, v in vars(args).items() if v not in (False, "", [], None)),
+        "command": command_line(args),
         "weights": list(weights) or "default",
         "frames": args.frames,
         "table": summarise(records, [m for m in methods if m != "realesrgan"]),
@@ -370,6 +368,18 @@ def main() -> None:
         contact_sheet(samples, Path(args.sheet))
     if args.write_range:
         write_range(summary["by_native_size"], args.write_range)
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The command that reproduces this run (flags as flags; a 0 is a value, not an absent option)."""
+    parts = ["python benchmarks/real_video.py"]
+    for k, v in vars(args).items():
+        flag = "--" + k.replace("_", "-")
+        if v is True:
+            parts.append(flag)
+        elif v is not False and v not in ("", [], None):
+            parts.append(f"{flag} {' '.join(map(str, v)) if isinstance(v, list) else v}")
+    return " ".join(parts)
 
 
 def table_markdown(table: dict) -> list[str]:
