@@ -411,17 +411,20 @@ def print_tables(summary: dict) -> None:
               f"  better on {100 * row['share_better']:.0f}%  ({conds})")  # fmt: skip
 
 
-def serving_range(rows: list[dict], min_faces: int = 20) -> tuple[int, int] | None:
-    """The sizes to enhance: the run of measured bins (>= ``min_faces`` faces) that wins in every condition
-    measured there (>= ``min_faces`` faces of that condition: a bin that gains on compressed input but loses on
-    lossless input is left to bicubic, because "never below bicubic" holds per input, not on average), holding
-    the most faces. A size with no faces measured does not break a run (no evidence either way); a losing bin
-    does. None where no bin wins."""
+def serving_range(
+    rows: list[dict], min_faces: int = 20, min_condition_faces: int = 10, tolerance_db: float = 0.05
+) -> tuple[int, int] | None:
+    """The sizes to enhance: the run of measured bins (>= ``min_faces`` faces) with a positive mean gain that
+    loses in no condition measured there (>= ``min_condition_faces`` faces of that condition, one clip's 12
+    frames): a bin that gains on compressed input but loses on lossless input is left to bicubic, because
+    "never below bicubic" holds per input, not on average. A loss within ``tolerance_db`` (the spread of one
+    clip's 12 frames) does not count. The run that holds the most faces wins; a size with no faces measured does
+    not break a run (no evidence either way), a losing bin does. None where no bin wins."""
     measured = [r for r in rows if r["faces"] >= min_faces]
     runs: list[list[dict]] = [[]]
     for r in measured:
-        conds = [c["gain_db"] for c in r.get("conditions", {}).values() if c["faces"] >= min_faces]
-        if r["gain_db"] > 0 and all(g > 0 for g in conds):
+        conds = [c["gain_db"] for c in r.get("conditions", {}).values() if c["faces"] >= min_condition_faces]
+        if r["gain_db"] > 0 and all(g > -tolerance_db for g in conds):
             runs[-1].append(r)
         elif runs[-1]:
             runs.append([])

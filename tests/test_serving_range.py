@@ -31,5 +31,8 @@ def test_a_size_that_loses_on_one_input_kind_is_left_to_bicubic() -> None:
 def test_sparse_conditions_do_not_decide_and_no_winner_gives_none() -> None:
     rows = [_row(32, 48, x8_lossless=0.9), _row(64, 80, x8_lossless=0.2)]
     rows[1]["conditions"]["x8 28"] = {"faces": 5, "gain_db": -0.5}  # too few faces to count as evidence
+    rows[1]["conditions"]["x8 33"] = {"faces": 12, "gain_db": -0.03}  # within one clip's spread
     assert real_video.serving_range(rows) == (32, 80)
+    rows[1]["conditions"]["x8 33"] = {"faces": 12, "gain_db": -0.11}  # one clip, a real loss
+    assert real_video.serving_range(rows) == (32, 48)
     assert real_video.serving_range([_row(32, 48, x8_lossless=-0.1)]) is None
