@@ -35,7 +35,7 @@ from .fsrgan import perceptual_loss
 from .fsrnet import FSRNet, FSRNetConfig, expand_frames
 from .io import save_weights
 from .losses import fsrnet_loss
-from .realdeg import RealDegradation
+from .realdeg import RealDegradation, RealDegradationConfig
 from .registry import create_model, model_config
 from .train_data import TrainBatches
 
@@ -138,10 +138,8 @@ class TrainConfig:
         return from_dict(cls, data, "training option")
 
 
-def real_degradation_config(cfg: TrainConfig):
+def real_degradation_config(cfg: TrainConfig) -> RealDegradationConfig:
     """The run's ``RealDegradationConfig``: the defaults with the run's LR side range."""
-    from .realdeg import RealDegradationConfig
-
     return RealDegradationConfig(lr_sides=cfg.real_sides)
 
 

@@ -31,9 +31,9 @@ def snap_to_pixels(crop_xyxy: np.ndarray) -> np.ndarray:
 
     The models learned from faces shrunk to a whole number of pixels and cubic-resized back, so the LR pixel
     grid lines up with the crop's edges; a crop at a fractional offset resamples the frame between its pixels
-    and the model sees an input it never trained on. Measured on the real-video benchmark (BENCHMARKS.md,
-    session 6): x8 lossless +0.12 dB over fractional crops, flicker a little lower. The shift is at most half a
-    pixel, well inside the crop rule's own spread.
+    and the model sees an input it never trained on. Measured on the real-video benchmark with the v2 weights
+    (BENCHMARKS.md, session 6): x8 lossless gain over bicubic +0.80 -> +0.97 dB, flicker a little lower. The
+    shift is at most half a pixel, well inside the crop rule's own spread.
     """
     b = np.asarray(crop_xyxy, dtype=np.float64).reshape(-1, 4)
     side = np.maximum(np.round(b[:, 2] - b[:, 0]), 1.0)
