@@ -81,6 +81,8 @@ class TrainConfig:
             12-64 px, several kernels, noise, JPEG and real H.264; the shipped video models).
         real_sides: the real degradation's LR face sides (inclusive, px, log-uniform); widen it to teach the
             model the larger crops a close-up camera gives (64-96 px crops were outside the v2 training range).
+        real_h264, real_crf: the real degradation's share of H.264-compressed batches and their CRF range; raise
+            them to specialise a model for compressed streams (camera video is always compressed).
         loss: ``mean`` (every term averaged over its elements; the shipped lite weights) or ``paper`` (eq. 4
             literally: squared norms summed per image, halved, averaged over the batch).
         prefetch: batches assembled ahead in a thread (the degradation's OpenCV/x264 work releases the GIL, so
@@ -117,6 +119,8 @@ class TrainConfig:
     init: str = ""
     degradation: str = "paper"
     real_sides: tuple[int, int] = (12, 64)
+    real_h264: float = 0.5
+    real_crf: tuple[int, int] = (18, 38)
     prefetch: int = 2
     loss: str = "mean"
 
@@ -130,6 +134,13 @@ class TrainConfig:
         object.__setattr__(self, "real_sides", tuple(int(v) for v in self.real_sides))
         if len(self.real_sides) != 2 or not 4 <= self.real_sides[0] <= self.real_sides[1] <= 128:
             raise ConfigError(f"real_sides must be two sides 4 <= lo <= hi <= 128, got {self.real_sides}")
+        jpeg = RealDegradationConfig.jpeg_prob  # the realdeg default share of JPEG faces, drawn besides H.264
+        if not 0 <= self.real_h264 <= 1 - jpeg:
+            raise ConfigError(f"real_h264 must be in [0, {1 - jpeg:g}] (the other {jpeg:.0%} of faces get JPEG), "
+                              f"got {self.real_h264}")  # fmt: skip
+        object.__setattr__(self, "real_crf", tuple(int(v) for v in self.real_crf))
+        if len(self.real_crf) != 2 or not 0 <= self.real_crf[0] <= self.real_crf[1] <= 51:
+            raise ConfigError(f"real_crf must be two CRFs 0 <= lo <= hi <= 51 (x264's range), got {self.real_crf}")
         if self.batch_size < 1 or self.steps < 0:
             raise ConfigError("batch_size must be >= 1 and steps >= 0")
 
@@ -139,8 +150,8 @@ class TrainConfig:
 
 
 def real_degradation_config(cfg: TrainConfig) -> RealDegradationConfig:
-    """The run's ``RealDegradationConfig``: the defaults with the run's LR side range."""
-    return RealDegradationConfig(lr_sides=cfg.real_sides)
+    """The run's ``RealDegradationConfig``: the defaults with the run's LR sides and H.264 share and CRFs."""
+    return RealDegradationConfig(lr_sides=cfg.real_sides, h264_prob=cfg.real_h264, crf=cfg.real_crf)
 
 
 def autocast_dtype(precision: str) -> torch.dtype | None:

@@ -99,6 +99,22 @@ def test_real_sides_set_the_training_range_and_the_metadata(prepared: Path, tmp_
         _cfg(prepared, tmp_path / "x", real_sides=[96, 48])
 
 
+def test_real_h264_share_and_crfs_reach_the_degradation_and_the_metadata(prepared: Path, tmp_path: Path) -> None:
+    """A compression specialist: the H.264 share and CRF range given to train are the ones drawn and recorded."""
+    from vidfsr.models.train import real_degradation_config
+
+    cfg = _cfg(prepared, tmp_path / "w", steps=2, degradation="real", model="fsrnet_lite_real", real_h264=0.85,
+               real_crf=[26, 34])  # fmt: skip
+    deg = real_degradation_config(cfg)
+    assert (deg.h264_prob, deg.crf) == (0.85, (26, 34))
+    meta = json.loads(read_metadata(train(cfg)["weights"])["degradation"])
+    assert (meta["h264_prob"], meta["crf"]) == (0.85, [26, 34])
+    with pytest.raises(ConfigError, match="real_h264"):
+        _cfg(prepared, tmp_path / "x", real_h264=0.9)  # with the 15% JPEG faces, over one
+    with pytest.raises(ConfigError, match="real_crf"):
+        _cfg(prepared, tmp_path / "x", real_crf=[30, 60])
+
+
 def test_checkpoint_describes_itself(prepared: Path, tmp_path: Path) -> None:
     train(_cfg(prepared, tmp_path / "r", steps=2))
     ckpt = load_checkpoint(tmp_path / "r/last.pt")

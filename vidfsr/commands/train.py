@@ -56,6 +56,14 @@ def add(sub: argparse._SubParsersAction) -> None:
         "--real-sides", type=int, nargs=2, default=[12, 64], metavar=("LO", "HI"),
         help="with --degradation real: the LR face sides drawn (px, log-uniform)",
     )  # fmt: skip
+    p.add_argument(
+        "--real-h264", type=float, default=0.5, metavar="SHARE",
+        help="with --degradation real: share of batches compressed with H.264 (0-0.85)",
+    )  # fmt: skip
+    p.add_argument(
+        "--real-crf", type=int, nargs=2, default=[18, 38], metavar=("LO", "HI"),
+        help="with --degradation real: the H.264 CRF range drawn",
+    )  # fmt: skip
     p.add_argument("--prefetch", type=int, default=2, help="batches assembled ahead in a thread")
     p.add_argument(
         "--loss", choices=["mean", "paper"], default="mean",
