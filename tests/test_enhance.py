@@ -426,6 +426,31 @@ def test_enhance_video_end_to_end(tiny_weights: list[str], face_images: list[np.
         assert t["enhanced"] is True
 
 
+def test_stop_event_ends_a_file_run_with_a_playable_partial(
+    tiny_weights: list[str], face_images: list[np.ndarray], tmp_path: Path
+) -> None:
+    """``stop`` set mid-run (a service ending a job, or Ctrl-C whose KeyboardInterrupt was lost): the run returns
+    instead of raising, every frame read is in the playable ``.partial`` file, the target is not created."""
+    import threading
+
+    n = 80  # more than the stages buffer (queue_size 8 between each), so the stop lands before the last read
+    src = make_video(tmp_path / "in.mp4", frames=n, size=(320, 240), images=face_clip_frames(face_images, n))
+    dst = tmp_path / "out.mp4"
+    stop = threading.Event()
+
+    def progress(summary, total: int) -> None:
+        if summary.frames == 4:
+            stop.set()
+
+    result = vidfsr.enhance_video(src, dst, progress, stop=stop, models=(tiny_weights[0],), force=True)
+    assert result["stopped"] is True and 4 <= result["frames"] < n
+    assert not dst.exists() and Path(result["output"]).exists()
+    with av.open(result["output"]) as c:
+        assert sum(1 for _ in c.decode(video=0)) == result["frames"]
+    again = vidfsr.enhance_video(src, dst, models=(tiny_weights[0],), force=True, stop=threading.Event())
+    assert again["frames"] == n and "stopped" not in again and dst.exists()
+
+
 def test_save_faces_reports_faces_no_model_serves(
     tiny_weights: list[str], face_images: list[np.ndarray], tmp_path: Path
 ) -> None:

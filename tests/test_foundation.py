@@ -204,3 +204,23 @@ def test_make_video_variants(tmp_path: Path) -> None:
     with av.open(str(odd)) as c:
         f = next(iter(c.decode(video=0)))
         assert (f.width, f.height) == (63, 37)
+
+
+def test_ctrl_c_sets_the_cli_stop_event_and_main_restores_the_handlers() -> None:
+    """The CLI's Ctrl-C/SIGTERM handlers also set the event its runs poll (a KeyboardInterrupt can be lost inside a
+    finaliser or a C callback; the event cannot), and main() puts the previous handlers back."""
+    import signal
+
+    from vidfsr import cli
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    assert main(["info"]) == 0
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
+    assert not cli.stop_event().is_set()
+    with pytest.raises(KeyboardInterrupt):
+        cli._on_sigint(signal.SIGINT, None)
+    assert cli.stop_event().is_set()
+    assert main(["info"]) == 0 and not cli.stop_event().is_set()  # each run starts with a fresh event
+    with pytest.raises(cli.Terminated):
+        cli._on_sigterm(signal.SIGTERM, None)
+    assert cli.stop_event().is_set()

@@ -208,6 +208,51 @@ def test_stop_within_a_second_during_a_frozen_camera(
 
 
 @pytest.mark.timeout(60)
+def test_stop_event_ends_a_live_run_during_a_frozen_camera(
+    server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The library's way to end a live recording (a service, or the CLI's Ctrl-C handler): ``stop`` set while the
+    camera is silent ends the run within a second, the recording finished as complete."""
+    import threading
+
+    from vidfsr.models.io import save_weights
+    from vidfsr.models.registry import create_model
+    from vidfsr.pipelines import live
+
+    import vidfsr
+
+    weights = save_weights(create_model("fsrnet_lite_x8", channels=8, prior_channels=16), tmp_path / "w.safetensors")
+    out = tmp_path / "rec.mp4"
+    cfg = LiveConfig(open_timeout=10.0, read_timeout=8.0)
+    real = live.RtspSource
+    monkeypatch.setattr(live, "RtspSource", lambda url: real(url, cfg))
+    stop, flowing = threading.Event(), threading.Event()
+    stopped_at: list[float] = []
+
+    def freeze_then_stop() -> None:
+        if flowing.wait(40):
+            server.signal(signal.SIGSTOP)
+            time.sleep(1.0)
+            stopped_at.append(time.monotonic())
+        stop.set()  # also when frames never flowed: the run ends and the frame count below fails
+
+    def progress(summary, total) -> None:
+        if summary.frames >= 15:
+            flowing.set()
+
+    threading.Thread(target=freeze_then_stop, daemon=True).start()
+    try:
+        result = vidfsr.enhance_video(server.url(), out, progress, stop=stop, models=(str(weights),), scale=1.0)
+        ended = time.monotonic()
+    finally:
+        server.signal(signal.SIGCONT)
+    assert stopped_at and ended - stopped_at[0] < 1.5
+    assert result["stopped"] is True and result["frames"] > 10 and out.exists()
+    with av.open(str(out)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == result["frames"]
+
+
+@pytest.mark.timeout(60)
 def test_slow_consumer_stays_near_real_time(server: Server) -> None:
     with RtspSource(server.url(), FAST) as src:
         start_wall = time.monotonic()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -206,6 +207,7 @@ def enhance_video(
     dst: str | os.PathLike[str],
     progress: Callable[[Any, int], None] | None = None,
     max_frames: int = 0,
+    stop: threading.Event | None = None,
     **options: Any,
 ) -> dict[str, Any]:
     """Enhance every face in a video file (or an image, or a folder of images) and write the result.
@@ -213,7 +215,11 @@ def enhance_video(
     Returns the run summary (frames, faces, tracks, time per stage). ``progress(summary, total_frames)`` is
     called after every frame. ``src`` and ``dst`` may be ``rtsp://`` URLs (live input keeps only the newest
     frame when processing falls behind; output is published). ``max_frames`` stops after that many frames
-    (0: all; live input otherwise runs until interrupted). Options are the fields of :class:`EnhanceOptions`.
+    (0: all; live input otherwise runs until interrupted). Setting ``stop`` (from any thread) ends a video run
+    within a second, even while a camera is silent, with every frame read so far written: a live recording is
+    finished as complete (how a recording ends), a file's output is kept as the playable ``.partial`` file
+    that Ctrl-C leaves; the result then says ``"stopped": True``. Options are the fields of
+    :class:`EnhanceOptions`.
     """
     opts = EnhanceOptions.from_kwargs(**options)
     live = "://" in str(src)
@@ -222,7 +228,7 @@ def enhance_video(
         raise InputNotFoundError(f"{src}: no such file or folder")
     if not live and (src_path.is_dir() or _is_image(src_path)):
         return _enhance_images(src_path, Path(dst), opts, progress)
-    return _enhance_stream(str(src), str(dst), opts, progress, max_frames)
+    return _enhance_stream(str(src), str(dst), opts, progress, max_frames, stop)
 
 
 VIDEO_EXTS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts")
@@ -247,7 +253,25 @@ def check_output_size(width: int, height: int, scale: float) -> None:
         )
 
 
-def _enhance_stream(src: str, dst: str, opts: EnhanceOptions, progress, max_frames: int) -> dict[str, Any]:
+def _until_stopped(frames, stop: threading.Event):
+    """The frames until ``stop`` is set (checked before each frame: a file's reads never block long)."""
+    for frame in frames:
+        if stop.is_set():
+            return
+        yield frame
+
+
+def _relay_stop(stop: threading.Event, done: threading.Event, source) -> None:
+    """Interrupts the source once ``stop`` is set, so a source waiting on a silent camera lets go at once."""
+    while not done.is_set():
+        if stop.wait(0.05):
+            source.interrupt()
+            return
+
+
+def _enhance_stream(
+    src: str, dst: str, opts: EnhanceOptions, progress, max_frames: int, stop: threading.Event | None = None
+) -> dict[str, Any]:
     import itertools
 
     from .pipelines.live import RtspSource, mask_url
@@ -275,7 +299,12 @@ def _enhance_stream(src: str, dst: str, opts: EnhanceOptions, progress, max_fram
         if opts.compare:
             sinks.append(VideoFileSink(opts.compare, 2 * width, height, info.time_base, info.rate, audio, encode))
         frames = itertools.islice(source, max_frames) if max_frames else source
+        done = threading.Event()
+        if stop is not None:
+            frames = _until_stopped(frames, stop)
+            threading.Thread(target=_relay_stop, args=(stop, done, source), name="vidfsr-stop", daemon=True).start()
         complete = False
+        outputs: list[Path] = []
         try:
 
             def write(frame, image) -> None:
@@ -292,11 +321,14 @@ def _enhance_stream(src: str, dst: str, opts: EnhanceOptions, progress, max_fram
                 if not live:
                     raise
                 summary = runner.summary  # Ctrl-C is how a live recording ends: keep it as complete
-            complete = True
+            stopped = stop is not None and stop.is_set()
+            complete = live or not stopped  # a file stopped early is kept like Ctrl-C leaves it: .partial
         finally:
-            for sink in sinks:
-                sink.close(complete=complete)
+            done.set()
+            outputs = [sink.close(complete=complete) for sink in sinks]
         result = summary.as_dict()
+        if stopped:
+            result["stopped"] = True
         result["corrupt_packets"] = source.corrupt_packets
         if live:
             result["dropped_frames"] = source.status.frames_skipped
@@ -304,7 +336,7 @@ def _enhance_stream(src: str, dst: str, opts: EnhanceOptions, progress, max_fram
             result["input"] = mask_url(src)
     if opts.save_faces:
         result["faces_report"] = str(runner.best.save(Path(opts.save_faces), runner.tracker.records))
-    result["output"] = mask_url(dst)
+    result["output"] = mask_url(dst) if complete or "://" in dst else str(outputs[0])
     return result
 
 

@@ -10,6 +10,7 @@ import argparse
 import logging
 import re
 import sys
+import threading
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
@@ -97,20 +98,38 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM (systemd, Docker, CI): handled exactly like Ctrl-C, so the output is finalised the same way."""
 
 
+_stop: threading.Event = threading.Event()
+
+
+def stop_event() -> threading.Event:
+    """Set by Ctrl-C and SIGTERM during this ``main()``: commands hand it to the runs they start, so a run ends
+    even where the KeyboardInterrupt itself is lost (an exception raised inside a finaliser or a C callback is
+    discarded; the event is polled)."""
+    return _stop
+
+
 def _on_sigterm(signum: int, frame: object) -> None:
+    _stop.set()
     raise Terminated
+
+
+def _on_sigint(signum: int, frame: object) -> None:
+    _stop.set()
+    raise KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the process exit code (130 after Ctrl-C, 143 after SIGTERM)."""
     import signal
-    import threading
 
+    global _stop
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
-    previous = None
+    previous = previous_int = None
+    _stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        previous_int = signal.signal(signal.SIGINT, _on_sigint)
     try:
         parser = build_parser()
         parser.argv = argv
@@ -136,6 +155,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
+        if previous_int is not None:
+            signal.signal(signal.SIGINT, previous_int)
 
 
 if __name__ == "__main__":

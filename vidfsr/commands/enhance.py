@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from vidfsr.api import enhance_video, set_cpu_threads
+    from vidfsr.cli import stop_event
 
     from .progress import progress_bar
 
@@ -104,7 +105,13 @@ def run(args: argparse.Namespace) -> int:
                 text += f", latency {summary.latency_last_s:.2f} s"
             update(summary.frames, total or None, text)
 
-        result = enhance_video(args.input, args.output, progress=report, max_frames=args.max_frames, **options)
+        result = enhance_video(
+            args.input, args.output, progress=report, max_frames=args.max_frames, stop=stop_event(), **options
+        )
+    if result.get("stopped") and "://" not in str(args.input):
+        # Ctrl-C whose KeyboardInterrupt was lost on the way: end as Ctrl-C does (the .partial file kept).
+        Console(stderr=True).print(f"[red]interrupted[/]: {result['frames']} frames kept in {result['output']}")
+        return 130
     table = Table(title=f"vidfsr enhance -> {result['output']}")
     table.add_column("what")
     table.add_column("value", justify="right")
