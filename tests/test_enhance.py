@@ -429,7 +429,7 @@ def test_enhance_video_end_to_end(tiny_weights: list[str], face_images: list[np.
 def test_stop_event_ends_a_file_run_with_a_playable_partial(
     tiny_weights: list[str], face_images: list[np.ndarray], tmp_path: Path
 ) -> None:
-    """``stop`` set mid-run (a service ending a job, or Ctrl-C whose KeyboardInterrupt was lost): the run returns
+    """``stop`` set mid-run (a service ending a job, or the CLI's Ctrl-C handler): the run returns
     instead of raising, every frame read is in the playable ``.partial`` file, the target is not created."""
     import threading
 

@@ -207,8 +207,8 @@ def test_make_video_variants(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_sets_the_cli_stop_event_and_main_restores_the_handlers() -> None:
-    """The CLI's Ctrl-C/SIGTERM handlers also set the event its runs poll (a KeyboardInterrupt can be lost inside a
-    finaliser or a C callback; the event cannot), and main() puts the previous handlers back."""
+    """The CLI's Ctrl-C/SIGTERM handlers also set the event its runs poll (a KeyboardInterrupt can be swallowed on its
+    way up; the event is polled), and main() puts the previous handlers back."""
     import signal
 
     from vidfsr import cli

@@ -102,9 +102,9 @@ _stop: threading.Event = threading.Event()
 
 
 def stop_event() -> threading.Event:
-    """Set by Ctrl-C and SIGTERM during this ``main()``: commands hand it to the runs they start, so a run ends
-    even where the KeyboardInterrupt itself is lost (an exception raised inside a finaliser or a C callback is
-    discarded; the event is polled)."""
+    """Set by Ctrl-C and SIGTERM during this ``main()``: commands hand it to the runs they start, so a run also
+    ends through the event it polls, not only through the KeyboardInterrupt (which a library's broad ``except``
+    or a finaliser could swallow on its way up)."""
     return _stop
 
 
@@ -129,7 +129,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _on_sigterm)
-        previous_int = signal.signal(signal.SIGINT, _on_sigint)
+        if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:  # nohup / `&` asked for Ctrl-C to be ignored
+            previous_int = signal.signal(signal.SIGINT, _on_sigint)
     try:
         parser = build_parser()
         parser.argv = argv

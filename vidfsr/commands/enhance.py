@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             args.input, args.output, progress=report, max_frames=args.max_frames, stop=stop_event(), **options
         )
     if result.get("stopped") and "://" not in str(args.input):
-        # Ctrl-C whose KeyboardInterrupt was lost on the way: end as Ctrl-C does (the .partial file kept).
+        # Ctrl-C seen only through the stop event (its KeyboardInterrupt swallowed): end as Ctrl-C does.
         Console(stderr=True).print(f"[red]interrupted[/]: {result['frames']} frames kept in {result['output']}")
         return 130
     table = Table(title=f"vidfsr enhance -> {result['output']}")
