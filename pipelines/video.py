@@ -95,6 +95,7 @@ class VideoFileSource:
             self.stream.thread_type = "FRAME"
         self.corrupt_packets = 0
         self.frames_read = 0
+        self._interrupted = False
         self.info = self._probe()
 
     def _probe(self) -> VideoInfo:
@@ -152,13 +153,17 @@ class VideoFileSource:
     def __iter__(self) -> Iterator[Frame]:
         tb = self.info.time_base
         for frame in self._all_frames():
+            if self._interrupted:
+                return
             image = rotate(to_bgr(frame), self.info.rotation)
             pts = frame.pts if frame.pts is not None else frame.dts
             yield Frame(self.frames_read, image, pts, frame.time_base or tb, self.path)
             self.frames_read += 1
 
     def interrupt(self) -> None:
-        """Nothing to do: reading a file never blocks for long (the live source's counterpart does)."""
+        """Stop delivering frames: the iteration ends before the next frame (a file read never blocks long, so
+        that is at once; the live source's counterpart also wakes a consumer waiting on a silent camera)."""
+        self._interrupted = True
 
     def close(self) -> None:
         self._container.close()

@@ -253,16 +253,9 @@ def check_output_size(width: int, height: int, scale: float) -> None:
         )
 
 
-def _until_stopped(frames, stop: threading.Event):
-    """The frames until ``stop`` is set (checked before each frame: a file's reads never block long)."""
-    for frame in frames:
-        if stop.is_set():
-            return
-        yield frame
-
-
 def _relay_stop(stop: threading.Event, done: threading.Event, source) -> None:
-    """Interrupts the source once ``stop`` is set, so a source waiting on a silent camera lets go at once."""
+    """Interrupts the source once ``stop`` is set: its frames end (a source waiting on a silent camera lets go
+    at once), and the frames already read flow through the stages and are written."""
     while not done.is_set():
         if stop.wait(0.05):
             source.interrupt()
@@ -301,10 +294,8 @@ def _enhance_stream(
         frames = itertools.islice(source, max_frames) if max_frames else source
         done = threading.Event()
         if stop is not None:
-            frames = _until_stopped(frames, stop)
             threading.Thread(target=_relay_stop, args=(stop, done, source), name="vidfsr-stop", daemon=True).start()
         complete = False
-        outputs: list[Path] = []
         try:
 
             def write(frame, image) -> None:
