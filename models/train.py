@@ -42,9 +42,9 @@ from .train_data import TrainBatches
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_KIND = "vidfsr-train-checkpoint-1"
-# Every loss term, logged each ``log_every`` steps (FSRGAN adds the last three; "total" is what the generator
-# minimises, "disc" the discriminator's own loss).
-LOSS_TERMS = ("total", "coarse", "fine", "prior", "adv", "perceptual", "disc")
+# Every loss term, logged each ``log_every`` steps (FSRGAN adds adv, perceptual and disc, ``identity_weight``
+# the identity term; "total" is what the generator minimises, "disc" the discriminator's own loss).
+LOSS_TERMS = ("total", "coarse", "fine", "prior", "adv", "perceptual", "identity", "disc")
 LOG_COLUMNS = ["step", "images", "epoch", *LOSS_TERMS, "img_per_s", "val_psnr", "val_ssim"]
 
 
@@ -76,6 +76,10 @@ class TrainConfig:
             FSRNet prior branch: no download), ``vgg16:PATH`` or a bare PATH (ImageNet VGG-16, torchvision
             format, the paper's), empty (VGG-16 from the local torch hub cache), ``none`` (no perceptual term).
         adv_weight, perceptual_weight: paper: 1e-3 and 1e-1.
+        identity: weights of the face-identity network (``vidfsr train-identity``) for the identity term: the
+            cosine distance between the SR and HR faces' embeddings, FSRNet or FSRGAN; none of the other terms
+            sees identity, and both models drifted away from the person without it (BENCHMARKS.md).
+        identity_weight: weight of that term (0: off).
         init: weights (.safetensors) to start the generator from, e.g. FSRNet weights for FSRGAN.
         degradation: ``paper`` (bicubic x``scale``, the paper protocol) or ``real`` (``realdeg``: LR sides
             12-64 px, several kernels, noise, JPEG and real H.264; the shipped video models).
@@ -116,6 +120,8 @@ class TrainConfig:
     perceptual: str = ""
     adv_weight: float = 1e-3
     perceptual_weight: float = 1e-1
+    identity: str = ""
+    identity_weight: float = 0.0
     init: str = ""
     degradation: str = "paper"
     real_sides: tuple[int, int] = (12, 64)
@@ -141,6 +147,8 @@ class TrainConfig:
         object.__setattr__(self, "real_crf", tuple(int(v) for v in self.real_crf))
         if len(self.real_crf) != 2 or not 0 <= self.real_crf[0] <= self.real_crf[1] <= 51:
             raise ConfigError(f"real_crf must be two CRFs 0 <= lo <= hi <= 51 (x264's range), got {self.real_crf}")
+        if self.identity_weight < 0 or (self.identity_weight > 0) != bool(self.identity):
+            raise ConfigError("the identity term needs both --identity WEIGHTS and --identity-weight W > 0")
         if self.batch_size < 1 or self.steps < 0:
             raise ConfigError("batch_size must be >= 1 and steps >= 0")
 
@@ -259,6 +267,11 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
         logger.info("perceptual term: %s", perceptual_name)
         disc = ConditionalDiscriminator(size=mcfg.size)
         d_opt = torch.optim.RMSprop(disc.parameters(), lr=cfg.lr)
+    id_net = None
+    if cfg.identity_weight > 0:
+        from .identity import load_identity_net
+
+        id_net = load_identity_net(cfg.identity)
     state = {"step": 0, "epoch": 0, "pos": 0, "images": 0}
     aug_gen = torch.Generator().manual_seed(cfg.seed + 1)
     val_history: list[dict[str, float]] = []
@@ -294,6 +307,8 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
         disc.to(device=device, memory_format=memory_format)
     if vgg is not None:
         vgg.to(device=device, memory_format=memory_format)
+    if id_net is not None:
+        id_net.to(device=device, memory_format=memory_format)
     # Optimizer state tensors follow the parameters' device (resume from a CPU checkpoint onto a GPU).
     for opt in (optimizer, d_opt):
         for st in opt.state.values() if opt is not None else ():
@@ -385,7 +400,15 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
                         perc = perceptual_loss(vgg, output.image.float(), hr).float()
                     loss = loss + cfg.perceptual_weight * perc
                     terms["perceptual"] = float(perc.detach())
-                terms["total"] = float(loss.detach())  # the generator's whole objective, GAN terms included
+            if id_net is not None:
+                from .identity import identity_loss
+
+                with ctx:
+                    ident = identity_loss(id_net, output.image.float(), hr).float()
+                loss = loss + cfg.identity_weight * ident
+                terms["identity"] = float(ident.detach())
+            if d_net is not None or id_net is not None:
+                terms["total"] = float(loss.detach())  # the generator's whole objective, every term included
             if not math.isfinite(loss.item()):
                 raise FloatingPointError(f"loss became {loss.item()} at step {state['step']}; lower --lr")
             optimizer.zero_grad(set_to_none=True)
@@ -465,6 +488,13 @@ def weights_metadata(
             "steps": state["step"], "images_seen": state["images"], "batch_size": cfg.batch_size, "lr": cfg.lr,
             "precision": cfg.precision, "data": cfg.data_description or cfg.data, "init": cfg.init,
             "wall_seconds": round(seconds, 1),
+            "losses": {
+                "alpha": cfg.alpha, "beta": cfg.beta, "reduction": cfg.loss,
+                **({"adv_weight": cfg.adv_weight, "perceptual": cfg.perceptual or "vgg16",
+                    "perceptual_weight": cfg.perceptual_weight} if cfg.gan else {}),
+                **({"identity": Path(cfg.identity).name, "identity_weight": cfg.identity_weight}
+                   if cfg.identity_weight > 0 else {}),
+            },
         },
         "metrics": val_history[-1] if val_history else {},
     }  # fmt: skip

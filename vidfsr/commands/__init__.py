@@ -7,7 +7,7 @@ import argparse
 
 def add_all(sub: argparse._SubParsersAction) -> None:
     """Register every implemented subcommand on the CLI's subparsers."""
-    from . import bench, enhance, evaluate, prepare, sample, train
+    from . import bench, enhance, evaluate, prepare, sample, train, train_identity
 
     bench.add(sub)
     enhance.add(sub)
@@ -15,3 +15,4 @@ def add_all(sub: argparse._SubParsersAction) -> None:
     prepare.add(sub)
     sample.add(sub)
     train.add(sub)
+    train_identity.add(sub)

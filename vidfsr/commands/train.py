@@ -44,6 +44,11 @@ def add(sub: argparse._SubParsersAction) -> None:
         "prior:fsrnet_lite_real), vgg16:PATH or PATH (torchvision vgg16-397923af.pth, the paper's), "
         "'none' to train without it (default: VGG-16 from the local torch hub cache)",
     )
+    p.add_argument(
+        "--identity", default="", metavar="WEIGHTS",
+        help="face-identity network (vidfsr train-identity) for the identity term (FSRNet or FSRGAN)",
+    )  # fmt: skip
+    p.add_argument("--identity-weight", type=float, default=0.0, help="weight of the identity term (0: off)")
     p.add_argument("--adv-weight", type=float, default=1e-3)
     p.add_argument("--perceptual-weight", type=float, default=1e-1)
     p.add_argument(
