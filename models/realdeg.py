@@ -48,6 +48,8 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
+from vidfsr.errors import ConfigError
+
 MODEL_SIZE = 128
 # x264's macroblocks are 16 px; a tile of 64 px faces plus a 16 px margin keeps each face's context its own.
 _CELL = 96
@@ -81,14 +83,20 @@ class RealDegradationConfig:
     jpeg_quality: tuple[int, int] = (40, 95)
 
     def __post_init__(self) -> None:
-        lo, hi = self.lr_sides
-        if not 4 <= lo <= hi <= MODEL_SIZE:
-            raise ValueError(f"lr_sides must satisfy 4 <= lo <= hi <= {MODEL_SIZE}, got {self.lr_sides}")
-        if self.h264_prob + self.jpeg_prob > 1:
-            raise ValueError("h264_prob + jpeg_prob must be <= 1")
+        """Every check of these ranges lives here (training options map onto these fields and are checked by
+        building one): a bound stated twice drifts."""
+        object.__setattr__(self, "lr_sides", tuple(int(v) for v in self.lr_sides))
+        object.__setattr__(self, "crf", tuple(int(v) for v in self.crf))
+        if len(self.lr_sides) != 2 or not 4 <= self.lr_sides[0] <= self.lr_sides[1] <= MODEL_SIZE:
+            raise ConfigError(f"lr_sides must be two sides 4 <= lo <= hi <= {MODEL_SIZE}, got {self.lr_sides}")
+        if not 0 <= self.h264_prob <= 1 - self.jpeg_prob:
+            raise ConfigError(f"h264_prob must be in [0, {1 - self.jpeg_prob:g}] (the other {self.jpeg_prob:.0%} of "
+                              f"faces get JPEG), got {self.h264_prob}")  # fmt: skip
+        if len(self.crf) != 2 or not 0 <= self.crf[0] <= self.crf[1] <= 51:
+            raise ConfigError(f"crf must be two CRFs 0 <= lo <= hi <= 51 (x264's range), got {self.crf}")
         unknown = set(self.kernels) - {"area", "bicubic", "bilinear", "gaussian"}
         if unknown:
-            raise ValueError(f"unknown kernels {sorted(unknown)}; use area, bicubic, bilinear, gaussian")
+            raise ConfigError(f"unknown kernels {sorted(unknown)}; use area, bicubic, bilinear, gaussian")
 
     def to_dict(self) -> dict:
         return {

@@ -138,15 +138,15 @@ class TrainConfig:
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         object.__setattr__(self, "real_sides", tuple(int(v) for v in self.real_sides))
-        if len(self.real_sides) != 2 or not 4 <= self.real_sides[0] <= self.real_sides[1] <= 128:
-            raise ConfigError(f"real_sides must be two sides 4 <= lo <= hi <= 128, got {self.real_sides}")
-        jpeg = RealDegradationConfig.jpeg_prob  # the realdeg default share of JPEG faces, drawn besides H.264
-        if not 0 <= self.real_h264 <= 1 - jpeg:
-            raise ConfigError(f"real_h264 must be in [0, {1 - jpeg:g}] (the other {jpeg:.0%} of faces get JPEG), "
-                              f"got {self.real_h264}")  # fmt: skip
         object.__setattr__(self, "real_crf", tuple(int(v) for v in self.real_crf))
-        if len(self.real_crf) != 2 or not 0 <= self.real_crf[0] <= self.real_crf[1] <= 51:
-            raise ConfigError(f"real_crf must be two CRFs 0 <= lo <= hi <= 51 (x264's range), got {self.real_crf}")
+        try:
+            real_degradation_config(self)  # the degradation's own checks, once
+        except ConfigError as exc:
+            names = {"lr_sides": "real_sides", "h264_prob": "real_h264", "crf": "real_crf"}
+            message = str(exc)
+            for field_name, option in names.items():
+                message = message.replace(field_name, option)
+            raise ConfigError(message) from None
         if self.identity_weight < 0 or (self.identity_weight > 0) != bool(self.identity):
             raise ConfigError("the identity term needs both --identity WEIGHTS and --identity-weight W > 0")
         if self.batch_size < 1 or self.steps < 0:
