@@ -8,7 +8,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
@@ -133,6 +133,38 @@ def test_frozen_server_times_out(server: Server) -> None:
     assert waited < 4 * FAST.read_timeout  # the timeout fired instead of blocking forever
 
 
+def _tiny_weights(tmp_path: Path) -> Path:
+    from vidfsr.models.io import save_weights
+    from vidfsr.models.registry import create_model
+
+    return save_weights(create_model("fsrnet_lite_x8", channels=8, prior_channels=16), tmp_path / "w.safetensors")
+
+
+def _freeze_once_flowing(server: Server, then: Callable[[], None]) -> tuple[Callable, list[float]]:
+    """A progress callback and the time the camera froze: once 15 frames have flowed (not after a fixed wait:
+    on a loaded CI machine the stream may take longer to start), the server is stopped (its socket stays open,
+    nothing arrives), and a second later, with the reader sitting in a socket read, ``then`` runs. It also runs
+    when frames never flowed, so the run ends and the test fails on its frame count instead of hanging."""
+    import threading
+
+    flowing = threading.Event()
+    frozen_at: list[float] = []
+
+    def freeze() -> None:
+        if flowing.wait(40):
+            server.signal(signal.SIGSTOP)
+            time.sleep(1.0)
+            frozen_at.append(time.monotonic())
+        then()
+
+    def progress(summary, total) -> None:
+        if summary.frames >= 15:
+            flowing.set()
+
+    threading.Thread(target=freeze, daemon=True).start()
+    return progress, frozen_at
+
+
 @pytest.mark.timeout(60)
 def test_stop_within_a_second_during_a_frozen_camera(
     server: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -141,25 +173,22 @@ def test_stop_within_a_second_during_a_frozen_camera(
     and the recording so far is a finished, playable file."""
     import threading
 
-    from vidfsr.models.io import save_weights
-    from vidfsr.models.registry import create_model
+    from vidfsr.pipelines import live
 
     import vidfsr
 
-    weights = save_weights(create_model("fsrnet_lite_x8", channels=8, prior_channels=16), tmp_path / "w.safetensors")
     out = tmp_path / "rec.mp4"
     cfg = LiveConfig(open_timeout=10.0, read_timeout=8.0)
-    frozen_at: list[float] = []
-    # Freeze once frames are flowing, not after a fixed time: on a loaded CI machine the stream may take longer
-    # than any fixed wait to start (the frame count asserted below came up short there).
-    flowing = threading.Event()
+    real = live.RtspSource
+    sources: list[RtspSource] = []
+    lost: list[str] = []
+    finished = threading.Event()
 
-    def freeze_then_interrupt() -> None:
-        if not flowing.wait(40):
-            return  # the test fails on the frame count below, instead of interrupting a run that never started
-        server.signal(signal.SIGSTOP)
-        time.sleep(1.0)  # the camera is silent now; the reader sits in a socket read
-        frozen_at.append(time.monotonic())
+    def make_source(url: str) -> RtspSource:
+        sources.append(real(url, cfg))
+        return sources[-1]
+
+    def interrupt() -> None:
         import _thread
 
         _thread.interrupt_main()  # what Ctrl-C does
@@ -176,36 +205,20 @@ def test_stop_within_a_second_during_a_frozen_camera(
         for src in sources:
             src.interrupt()
 
-    from vidfsr.pipelines import live
-
-    real = live.RtspSource
-    sources: list[RtspSource] = []
-    lost: list[str] = []
-    finished = threading.Event()
-
-    def make_source(url: str) -> RtspSource:
-        sources.append(real(url, cfg))
-        return sources[-1]
-
     monkeypatch.setattr(live, "RtspSource", make_source)
-    threading.Thread(target=freeze_then_interrupt, daemon=True).start()
-
-    def progress(summary, total) -> None:
-        if summary.frames >= 15:
-            flowing.set()
-
+    progress, frozen_at = _freeze_once_flowing(server, interrupt)
     # A shell starts background jobs with SIGINT ignored, and Python then keeps it ignored: Ctrl-C (and
-    # interrupt_main) would do nothing. Caught by the check below in a CI run started with `&`.
+    # interrupt_main) would do nothing. Caught by the check above in a CI run started with `&`.
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
-        result = vidfsr.enhance_video(server.url(), out, progress, models=(str(weights),), scale=1.0)
+        result = vidfsr.enhance_video(server.url(), out, progress, models=(str(_tiny_weights(tmp_path)),), scale=1.0)
         ended = time.monotonic()
     finally:
         signal.signal(signal.SIGINT, previous)
         finished.set()
         server.signal(signal.SIGCONT)
     assert not lost, lost[0]
-    assert ended - frozen_at[0] < 1.5  # not the 8 s read timeout
+    assert frozen_at and ended - frozen_at[0] < 1.5  # not the 8 s read timeout
     assert result["frames"] > 10 and out.exists()
     with av.open(str(out)) as c:
         assert sum(1 for _ in c.decode(video=0)) == result["frames"]
@@ -219,34 +232,19 @@ def test_stop_event_ends_a_live_run_during_a_frozen_camera(
     camera is silent ends the run within a second, the recording finished as complete."""
     import threading
 
-    from vidfsr.models.io import save_weights
-    from vidfsr.models.registry import create_model
     from vidfsr.pipelines import live
 
     import vidfsr
 
-    weights = save_weights(create_model("fsrnet_lite_x8", channels=8, prior_channels=16), tmp_path / "w.safetensors")
     out = tmp_path / "rec.mp4"
     cfg = LiveConfig(open_timeout=10.0, read_timeout=8.0)
     real = live.RtspSource
     monkeypatch.setattr(live, "RtspSource", lambda url: real(url, cfg))
-    stop, flowing = threading.Event(), threading.Event()
-    stopped_at: list[float] = []
-
-    def freeze_then_stop() -> None:
-        if flowing.wait(40):
-            server.signal(signal.SIGSTOP)
-            time.sleep(1.0)
-            stopped_at.append(time.monotonic())
-        stop.set()  # also when frames never flowed: the run ends and the frame count below fails
-
-    def progress(summary, total) -> None:
-        if summary.frames >= 15:
-            flowing.set()
-
-    threading.Thread(target=freeze_then_stop, daemon=True).start()
+    stop = threading.Event()
+    progress, stopped_at = _freeze_once_flowing(server, stop.set)
     try:
-        result = vidfsr.enhance_video(server.url(), out, progress, stop=stop, models=(str(weights),), scale=1.0)
+        result = vidfsr.enhance_video(server.url(), out, progress, stop=stop, models=(str(_tiny_weights(tmp_path)),),
+                                      scale=1.0)  # fmt: skip
         ended = time.monotonic()
     finally:
         server.signal(signal.SIGCONT)
@@ -296,13 +294,10 @@ def test_publish_to_the_server(server: Server) -> None:
 
 @pytest.mark.timeout(60)
 def test_unreachable_camera_is_one_clear_error(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    from vidfsr.models.io import save_weights
-    from vidfsr.models.registry import create_model
-
     url = f"rtsp://admin:hunter2@127.0.0.1:{free_port()}/cam"
     with pytest.raises(StreamError, match=r"admin:\*\*\*@"):
         RtspSource(url, LiveConfig(open_timeout=2, backoff_initial=0.2))
-    weights = save_weights(create_model("fsrnet_lite_x8", channels=8, prior_channels=16), tmp_path / "w.safetensors")
+    weights = _tiny_weights(tmp_path)
     assert main(["enhance", url, str(tmp_path / "never.mp4"), "--model", str(weights)]) == 2
     err = capsys.readouterr().err
     assert "no video within" in err and "admin:***@" in err and "hunter2" not in err
@@ -311,12 +306,9 @@ def test_unreachable_camera_is_one_clear_error(capsys: pytest.CaptureFixture[str
 
 @pytest.mark.timeout(120)
 def test_enhance_live_to_file(server: Server, tmp_path: Path) -> None:
-    from vidfsr.models.io import save_weights
-    from vidfsr.models.registry import create_model
-
     import vidfsr
 
-    weights = save_weights(create_model("fsrnet_lite_x8", channels=8, prior_channels=16), tmp_path / "w.safetensors")
+    weights = _tiny_weights(tmp_path)
     out = tmp_path / "rec.mp4"
     result = vidfsr.enhance_video(server.url(user="u:p@"), out, models=(str(weights),), max_frames=25, scale=1.0)
     assert result["frames"] == 25 and "u:***@" in result["input"]
