@@ -322,9 +322,18 @@ class RealDegradation:
     ) -> tuple[np.ndarray, list[FaceDegradation]]:
         """Bursts of model inputs [B,K,128,128,3] (index 0 the reference frame t, k the frame t-k) from
         uint8 faces [B,H,W,3]; the target is ``hr`` itself. Module docstring: the motion and its reasons."""
+        ups, _moved, info = self.degrade_burst_with_truth(hr, frames, order)
+        return ups, info
+
+    def degrade_burst_with_truth(
+        self, hr: np.ndarray, frames: int, order: str = "bgr"
+    ) -> tuple[np.ndarray, np.ndarray, list[FaceDegradation]]:
+        """``degrade_burst`` plus each frame's truth [B,K,H,W,3] (the face as moved for frame k; frame 0 is
+        ``hr``): what a temporal-stability term compares the outputs' frame-to-frame change with. The same
+        random draws as ``degrade_burst``."""
         cfg, rng = self.config, self.rng
         size = hr.shape[1]
-        bursts, info = [], []
+        bursts, info, moved = [], [], []
         for face in hr:
             side = min(max(self.draw_side(), cfg.lr_sides[0]), cfg.lr_sides[1])
             kernel = str(rng.choice(self._kernels, p=self._kernel_p))
@@ -334,7 +343,7 @@ class RealDegradation:
             factor = size / side
             speed = 1.2 * float(rng.random()) ** 2 * factor  # most faces nearly still, some fast
             shift, angle, scale = np.zeros(2), 0.0, 1.0
-            lows = []
+            lows, truths = [], []
             for k in range(frames):
                 if k:
                     shift = shift + rng.normal(0.0, speed, 2)
@@ -346,11 +355,13 @@ class RealDegradation:
                                          borderMode=cv2.BORDER_REFLECT_101)  # fmt: skip
                 else:
                     src = face
+                truths.append(src)
                 lr = downscale(src, side, kernel, sigma)
                 if noisy:
                     lr = lr + rng.normal(0.0, noise, lr.shape).astype(np.float32)
                 lows.append(np.clip(np.round(lr), 0, 255).astype(np.uint8))
             bursts.append(lows)
+            moved.append(np.stack(truths))
             info.append(FaceDegradation(side, kernel, round(noise, 2), "none"))
         u = rng.random()
         if u < cfg.h264_prob:
@@ -374,4 +385,4 @@ class RealDegradation:
             bursts = out
             info = [FaceDegradation(d.lr_side, d.kernel, d.noise, f"jpeg:{q}") for d in info]
         ups = np.stack([np.stack([upsample(lr, size) for lr in lows]) for lows in bursts])
-        return ups, info
+        return ups, np.stack(moved), info

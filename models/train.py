@@ -44,7 +44,7 @@ logger = logging.getLogger(__name__)
 CHECKPOINT_KIND = "vidfsr-train-checkpoint-1"
 # Every loss term, logged each ``log_every`` steps (FSRGAN adds adv, perceptual and disc, ``identity_weight``
 # the identity term; "total" is what the generator minimises, "disc" the discriminator's own loss).
-LOSS_TERMS = ("total", "coarse", "fine", "prior", "adv", "perceptual", "identity", "disc")
+LOSS_TERMS = ("total", "coarse", "fine", "prior", "adv", "perceptual", "identity", "stability", "disc")
 LOG_COLUMNS = ["step", "images", "epoch", *LOSS_TERMS, "img_per_s", "val_psnr", "val_ssim"]
 
 
@@ -80,6 +80,11 @@ class TrainConfig:
             cosine distance between the SR and HR faces' embeddings, FSRNet or FSRGAN; none of the other terms
             sees identity, and both models drifted away from the person without it (BENCHMARKS.md).
         identity_weight: weight of that term (0: off).
+        stability_weight: weight of the temporal-stability term (0: off; real degradation, single-frame models):
+            each face is also degraded as the next frame of a two-frame burst (moved as the real-video faces
+            move, coded with it as one H.264 clip), and the term is the change of the output's error between the
+            two frames, mean |(SR(x1) - y1) - (SR(x0) - y0)|: the real-video benchmark's flicker as a loss. The
+            shipped model turns small input changes into larger texture changes (BENCHMARKS.md, session 8).
         init: weights (.safetensors) to start the generator from, e.g. FSRNet weights for FSRGAN.
         degradation: ``paper`` (bicubic x``scale``, the paper protocol) or ``real`` (``realdeg``: LR sides
             12-64 px, several kernels, noise, JPEG and real H.264; the shipped video models).
@@ -122,6 +127,7 @@ class TrainConfig:
     perceptual_weight: float = 1e-1
     identity: str = ""
     identity_weight: float = 0.0
+    stability_weight: float = 0.0
     init: str = ""
     degradation: str = "paper"
     real_sides: tuple[int, int] = (12, 64)
@@ -149,6 +155,8 @@ class TrainConfig:
             raise ConfigError(message) from None
         if self.identity_weight < 0 or (self.identity_weight > 0) != bool(self.identity):
             raise ConfigError("the identity term needs both --identity WEIGHTS and --identity-weight W > 0")
+        if self.stability_weight < 0 or (self.stability_weight > 0 and self.degradation != "real"):
+            raise ConfigError("the stability term (--stability-weight) needs --degradation real")
         if self.batch_size < 1 or self.steps < 0:
             raise ConfigError("batch_size must be >= 1 and steps >= 0")
 
@@ -239,7 +247,10 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
     faces = load_prepared(cfg.data, "train", cfg.data_limit)
     if mcfg.frames > 1 and real is None:
         raise ConfigError(f"{cfg.model} takes {mcfg.frames} frames: train it with --degradation real")
-    data = TrainBatches(faces, mcfg.scale, mcfg.size // 2, cfg.heatmap_sigma, real, mcfg.frames)
+    if cfg.stability_weight > 0 and mcfg.frames > 1:
+        raise ConfigError(f"the stability term is for single-frame models; {cfg.model} takes {mcfg.frames} frames")
+    data = TrainBatches(faces, mcfg.scale, mcfg.size // 2, cfg.heatmap_sigma, real, mcfg.frames,
+                        pairs=cfg.stability_weight > 0)  # fmt: skip
     val = None
     if cfg.val_hr and cfg.val_images and dist.main:
         if mcfg.frames > 1:
@@ -381,11 +392,17 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
         while state["step"] < cfg.steps:
             tensors, position, after = feed.next()
             state.update(position)
-            lr_up, hr, heat, parse = (t.to(device, non_blocking=True) for t in tensors)
+            lr_up, hr, heat, parse, *pair = (t.to(device, non_blocking=True) for t in tensors)
             lr_up = lr_up.contiguous(memory_format=memory_format)
             ctx = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
             with ctx:
-                output = net(lr_up)
+                if pair:  # both frames in one forward: one pass through DDP, one batch of statistics
+                    both = net(torch.cat([lr_up, pair[0].contiguous(memory_format=memory_format)]))
+                    b = len(lr_up)
+                    output = type(both)(*(None if f is None else f[:b] for f in both))
+                    out_next = both.image[b:]
+                else:
+                    output = net(lr_up)
             # The terms come back as floats: a sync point.
             loss, terms = fsrnet_loss(output, hr, heat, parse, mcfg, cfg.alpha, cfg.beta, cfg.loss)
             if d_net is not None:
@@ -407,7 +424,12 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
                     ident = identity_loss(id_net, output.image.float(), hr).float()
                 loss = loss + cfg.identity_weight * ident
                 terms["identity"] = float(ident.detach())
-            if d_net is not None or id_net is not None:
+            if pair:
+                change = (out_next.float() - pair[1]) - (output.image.float() - hr)
+                stab = change.abs().mean()
+                loss = loss + cfg.stability_weight * stab
+                terms["stability"] = float(stab.detach())
+            if d_net is not None or id_net is not None or pair:
                 terms["total"] = float(loss.detach())  # the generator's whole objective, every term included
             if not math.isfinite(loss.item()):
                 raise FloatingPointError(f"loss became {loss.item()} at step {state['step']}; lower --lr")
@@ -494,6 +516,7 @@ def weights_metadata(
                     "perceptual_weight": cfg.perceptual_weight} if cfg.gan else {}),
                 **({"identity": Path(cfg.identity).name, "identity_weight": cfg.identity_weight}
                    if cfg.identity_weight > 0 else {}),
+                **({"stability_weight": cfg.stability_weight} if cfg.stability_weight > 0 else {}),
             },
         },
         "metrics": val_history[-1] if val_history else {},

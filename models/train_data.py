@@ -28,6 +28,7 @@ class TrainBatches:
         sigma: float = 1.0,
         real: RealDegradation | None = None,
         frames: int = 1,
+        pairs: bool = False,
     ) -> None:
         self.images = torch.from_numpy(faces.images).permute(0, 3, 1, 2).contiguous()  # [N,3,128,128] uint8
         self.landmarks = torch.from_numpy(faces.landmarks)  # [N,68,2]
@@ -39,13 +40,19 @@ class TrainBatches:
         self.frames = frames  # > 1: bursts of the real degradation, frames stacked on the channel axis
         if frames > 1 and real is None:
             raise ValueError("multi-frame training needs the real-world degradation (bursts)")
+        # pairs: each face also as the next frame of a two-frame burst (moved, coded with it), with that
+        # frame's truth, for the temporal-stability term; single-frame models only.
+        self.pairs = pairs
+        if pairs and (real is None or frames > 1):
+            raise ValueError("the stability term needs the real-world degradation and a single-frame model")
 
     def __len__(self) -> int:
         return len(self.images)
 
-    def batch(self, index: Tensor, ops: Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    def batch(self, index: Tensor, ops: Tensor) -> tuple[Tensor, ...]:
         """(lr_up, hr, heatmaps, parsing) for faces ``index`` with augmentation ``ops`` ([B] ints in 0..7:
-        bit 2 = horizontal flip, bits 0-1 = number of 90-degree rotations)."""
+        bit 2 = horizontal flip, bits 0-1 = number of 90-degree rotations); with ``pairs`` also (lr_up, hr) of
+        the same faces one frame away."""
         hr = self.images[index].float() / 255
         heat = heatmaps(self.landmarks[index], self.prior_size, hr.shape[-1], self.sigma)
         parse = parsing_maps(self.labels[index], self.prior_size)
@@ -63,6 +70,14 @@ class TrainBatches:
         hr = torch.stack(out_hr)
         if self.real is None:
             lr_up = degrade(hr, self.scale)
+        elif self.pairs:
+            assert self.real is not None
+            faces = (hr * 255).round().byte().permute(0, 2, 3, 1).numpy()
+            ups, moved, _ = self.real.degrade_burst_with_truth(faces, 2, order="rgb")
+            pair = torch.from_numpy(ups).permute(0, 1, 4, 2, 3).float() / 255  # [B,2,3,H,W]
+            truth = torch.from_numpy(moved[:, 1]).permute(0, 3, 1, 2).float() / 255
+            return pair[:, 0].contiguous(), hr, torch.stack(out_heat), torch.stack(out_parse), \
+                pair[:, 1].contiguous(), truth  # fmt: skip
         elif self.frames == 1:
             faces = (hr * 255).round().byte().permute(0, 2, 3, 1).numpy()
             ups, _ = self.real.degrade_batch(faces, order="rgb")

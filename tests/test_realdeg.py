@@ -125,6 +125,20 @@ def test_bursts_are_the_face_moved_and_degraded_alike(hr: np.ndarray) -> None:
     assert all(12 <= d.lr_side <= 64 and d.kernel == "area" and d.compression == "none" for d in info)
 
 
+def test_burst_truth_is_each_frame_as_moved(hr: np.ndarray) -> None:
+    """For the stability term: the same draws as ``degrade_burst``, frame 0's truth is the face itself, and each
+    frame's input is that frame's truth degraded (closer to it than to the other frame's truth)."""
+    rgb = np.ascontiguousarray(hr[..., ::-1])
+    ups, moved, _ = RealDegradation(LOSSLESS, seed=5).degrade_burst_with_truth(rgb, 2, order="rgb")
+    assert np.array_equal(ups, RealDegradation(LOSSLESS, seed=5).degrade_burst(rgb, 2, order="rgb")[0])
+    assert moved.shape == (8, 2, 128, 128, 3) and np.array_equal(moved[:, 0], rgb)
+    inner = (slice(16, -16), slice(16, -16))
+    moving = [i for i in range(8) if psnr_y(moved[i, 0][inner], moved[i, 1][inner]) < 35]
+    assert moving  # some faces really moved
+    for i in moving:
+        assert psnr_y(ups[i, 1][inner], moved[i, 1][inner]) > psnr_y(ups[i, 1][inner], moved[i, 0][inner])
+
+
 def test_h264_bursts_compress_every_frame_as_one_clip(hr: np.ndarray) -> None:
     faces = [np.clip(downscale(f, 40, "area"), 0, 255).round().astype(np.uint8) for f in hr[:4]]
     bursts = [[f, np.roll(f, 1, axis=1), np.roll(f, 2, axis=1)] for f in faces]

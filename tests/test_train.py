@@ -332,3 +332,22 @@ def test_eval_face_metrics_side_by_side(tmp_path: Path, celeba1000: Path) -> Non
     # The trained x8 model puts the landmarks nearer the truth than an untrained one (0.032 vs 0.047 here).
     marks = {k: np.mean([float(r[f"{k}:dlib_nrmse"]) for r in rows]) for k in (str(a), "fsrnet_lite_x8")}
     assert marks["fsrnet_lite_x8"] < 0.8 * marks[str(a)]
+
+
+def test_stability_term_is_logged_and_in_the_total(prepared: Path, tmp_path: Path) -> None:
+    """The change of the output's error across a two-frame burst: finite, moving, part of what the generator
+    minimises, recorded in the metadata; refused without the real degradation."""
+    run = tmp_path / "stab"
+    summary = train(_cfg(prepared, run, steps=4, degradation="real", model="fsrnet_lite_real", stability_weight=2.0))
+    with open(run / "train_log.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 4
+    for row in rows:
+        t = {k: float(row[k]) for k in ("total", "coarse", "fine", "prior", "stability")}
+        assert all(np.isfinite(v) for v in t.values()) and t["stability"] > 0, row
+        assert t["total"] == pytest.approx(t["coarse"] + t["fine"] + t["prior"] + 2.0 * t["stability"], rel=1e-3)
+    assert len({row["stability"] for row in rows}) > 1
+    losses = json.loads(read_metadata(summary["weights"])["training"])["losses"]
+    assert losses["stability_weight"] == 2.0
+    with pytest.raises(ConfigError, match="stability"):
+        _cfg(prepared, tmp_path / "x", stability_weight=1.0)  # the paper degradation has no bursts

@@ -49,6 +49,11 @@ def add(sub: argparse._SubParsersAction) -> None:
         help="face-identity network (vidfsr train-identity) for the identity term (FSRNet or FSRGAN)",
     )  # fmt: skip
     p.add_argument("--identity-weight", type=float, default=0.0, help="weight of the identity term (0: off)")
+    p.add_argument(
+        "--stability-weight", type=float, default=0.0,
+        help="temporal-stability term: the change of the output's error across a two-frame burst (real "
+        "degradation; 0: off)",
+    )  # fmt: skip
     p.add_argument("--adv-weight", type=float, default=1e-3)
     p.add_argument("--perceptual-weight", type=float, default=1e-1)
     p.add_argument(
