@@ -42,8 +42,8 @@ from .train_data import TrainBatches
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_KIND = "vidfsr-train-checkpoint-1"
-# Every loss term, logged each ``log_every`` steps (FSRGAN adds adv, perceptual and disc, ``identity_weight``
-# the identity term; "total" is what the generator minimises, "disc" the discriminator's own loss).
+# Every loss term, logged each ``log_every`` steps (FSRGAN adds adv, perceptual and disc; ``identity_weight`` and
+# ``stability_weight`` their terms; "total" is what the generator minimises, "disc" the discriminator's own loss).
 LOSS_TERMS = ("total", "coarse", "fine", "prior", "adv", "perceptual", "identity", "stability", "disc")
 LOG_COLUMNS = ["step", "images", "epoch", *LOSS_TERMS, "img_per_s", "val_psnr", "val_ssim"]
 
@@ -78,7 +78,8 @@ class TrainConfig:
         adv_weight, perceptual_weight: paper: 1e-3 and 1e-1.
         identity: weights of the face-identity network (``vidfsr train-identity``) for the identity term: the
             cosine distance between the SR and HR faces' embeddings, FSRNet or FSRGAN; none of the other terms
-            sees identity, and both models drifted away from the person without it (BENCHMARKS.md).
+            sees identity, and both models drifted away from the person without it. Measured with the network
+            trained here: no effect on dlib's identity distance (BENCHMARKS.md, "An identity term").
         identity_weight: weight of that term (0: off).
         stability_weight: weight of the temporal-stability term (0: off; real degradation, single-frame models):
             each face is also degraded as the next frame of a two-frame burst (moved as the real-video faces
