@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 import cv2
@@ -22,17 +21,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import real_video as rv
-from vidfsr.pipelines.types import Frame
 
-from vidfsr.api import EnhanceOptions, build_runner, set_cpu_threads
+from vidfsr.api import set_cpu_threads
 from vidfsr.shared import shared_dir
-
-
-def enhance(low: list[np.ndarray], scale: int, temporal: float, precision: str) -> list[np.ndarray]:
-    runner = build_runner(EnhanceOptions(scale=float(scale), temporal=temporal, precision=precision))
-    out: list[np.ndarray] = []
-    runner.run([Frame(i, f, pts=i, time_base=Fraction(1, 25)) for i, f in enumerate(low)], lambda f, o: out.append(o))
-    return out
 
 
 def main() -> None:
@@ -59,7 +50,7 @@ def main() -> None:
     print("| run | flicker bicubic | flicker vidfsr | d detail | detail | d input |")
     print("|---|---|---|---|---|---|")
     for temporal, precision in ((0.0, "fp32"), (0.5, "fp32"), (0.0, "bf16"), (0.5, "bf16")):
-        out = enhance(small, s, temporal, precision)
+        out = rv.run_vidfsr(small, s, (), False, temporal, precision=precision)
         rows = []
         for t in range(1, len(truth)):
             for _fid, box in faces[t]:

@@ -147,10 +147,13 @@ def run_vidfsr(
     force: bool,
     temporal: float | None,
     consistency: float | None = None,
+    precision: str | None = None,
 ) -> list[np.ndarray]:
-    extra = {} if temporal is None else {"temporal": temporal}
+    extra: dict = {} if temporal is None else {"temporal": temporal}
     if consistency is not None:
         extra["consistency"] = consistency
+    if precision is not None:
+        extra["precision"] = precision
     runner = build_runner(EnhanceOptions(models=weights, scale=float(scale), force=force, **extra))
     frames = [Frame(i, img, pts=i, time_base=Fraction(1, 25)) for i, img in enumerate(low)]
     out: list[np.ndarray] = []

@@ -51,32 +51,47 @@ def read_records(root: Path) -> list[dict]:
     return records
 
 
+def read_manifest(root: str | Path) -> list[dict[str, str]]:
+    """The accepted rows of a prepared dataset's manifest.csv (index, crop file, split, source, identity, ...)."""
+    import csv
+
+    root = Path(root)
+    if not (root / "manifest.csv").exists():
+        raise InputError(f"{root} is not a prepared dataset (no manifest.csv); run 'vidfsr prepare'")
+    with open(root / "manifest.csv", newline="") as f:
+        return [r for r in csv.DictReader(f) if r["status"] == "ok"]
+
+
+def read_crops(root: str | Path, crops: list[str]) -> np.ndarray:
+    """The named crops of a prepared dataset as uint8 RGB [N,128,128,3]."""
+    import cv2
+
+    root = Path(root)
+    images = np.empty((len(crops), CROP_SIZE, CROP_SIZE, 3), np.uint8)
+    for i, name in enumerate(crops):
+        img = cv2.imread(str(root / "crops" / name))
+        if img is None:
+            raise InputError(f"{root / 'crops' / name} is missing or unreadable; re-run 'vidfsr prepare'")
+        images[i] = img[:, :, ::-1]
+    return images
+
+
 def load_prepared(root: str | Path, split: str = "train", limit: int = 0) -> PreparedFaces:
     """Load the accepted faces of one split (``train``, ``val`` or ``all``).
 
     Reads only the final artefacts (manifest.csv, landmarks.npy, crops/), so a copied training pack without
     the working log records.jsonl is enough.
     """
-    import csv
-
-    import cv2
-
     root = Path(root)
-    if not (root / "manifest.csv").exists() or not (root / "landmarks.npy").exists():
+    if not (root / "landmarks.npy").exists():
         raise InputError(f"{root} is not a prepared dataset (no manifest.csv/landmarks.npy); run 'vidfsr prepare'")
-    with open(root / "manifest.csv", newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["status"] == "ok"]
+    rows = read_manifest(root)
     all_landmarks = np.load(root / "landmarks.npy").astype(np.float32)
     if len(all_landmarks) != len(rows):
         raise InputError(f"{root}: manifest.csv and landmarks.npy disagree; re-run 'vidfsr prepare' to finish it")
     chosen = [r for r in rows if split == "all" or r["split"] == split][: limit or None]
     if not chosen:
         raise InputError(f"{root}: no accepted faces in split {split!r}")
-    images = np.empty((len(chosen), CROP_SIZE, CROP_SIZE, 3), np.uint8)
-    for i, r in enumerate(chosen):
-        img = cv2.imread(str(root / "crops" / r["crop"]))
-        if img is None:
-            raise InputError(f"{root / 'crops' / r['crop']} is missing or unreadable; re-run 'vidfsr prepare'")
-        images[i] = img[:, :, ::-1]
+    images = read_crops(root, [r["crop"] for r in chosen])
     landmarks = all_landmarks[[int(r["row"]) for r in chosen]]
     return PreparedFaces(images, landmarks, [r["crop"] for r in chosen])

@@ -150,14 +150,9 @@ class IdentityFaces:
 def load_identities(root: str | Path, val_share: float = 0.1, seed: int = 0) -> tuple[IdentityFaces, IdentityFaces]:
     """The prepared faces with a known identity, split BY IDENTITY: validation identities (a ``val_share`` of
     those with at least two faces, chosen by a hash of the name) never appear in training."""
-    import cv2
+    from .dataset_format import read_crops, read_manifest
 
-    root = Path(root)
-    manifest = root / "manifest.csv"
-    if not manifest.exists():
-        raise InputError(f"{root} is not a prepared dataset (no manifest.csv); run 'vidfsr prepare'")
-    with open(manifest, newline="") as f:
-        rows = [r for r in csv.DictReader(f) if r["status"] == "ok" and r.get("identity")]
+    rows = [r for r in read_manifest(root) if r.get("identity")]
     if not rows:
         raise InputError(f"{root}: no faces with a known identity (LFW-style names); nothing to train on")
     counts: dict[str, int] = {}
@@ -170,13 +165,7 @@ def load_identities(root: str | Path, val_share: float = 0.1, seed: int = 0) -> 
     def build(chosen: list[dict]) -> IdentityFaces:
         names = sorted({r["identity"] for r in chosen})
         index = {n: i for i, n in enumerate(names)}
-        images = np.empty((len(chosen), 128, 128, 3), np.uint8)
-        for i, r in enumerate(chosen):
-            img = cv2.imread(str(root / "crops" / r["crop"]))
-            if img is None:
-                raise InputError(f"{root / 'crops' / r['crop']} is missing; re-run 'vidfsr prepare'")
-            images[i] = cv2.resize(img, (128, 128), interpolation=cv2.INTER_AREA)[:, :, ::-1] if img.shape[0] != 128 \
-                else img[:, :, ::-1]  # fmt: skip
+        images = read_crops(root, [r["crop"] for r in chosen])
         return IdentityFaces(images, np.array([index[r["identity"]] for r in chosen], np.int64), names)
 
     return build([r for r in rows if not held_out(r["identity"])]), build([r for r in rows if held_out(r["identity"])])

@@ -281,7 +281,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
         d_opt = torch.optim.RMSprop(disc.parameters(), lr=cfg.lr)
     id_net = None
     if cfg.identity_weight > 0:
-        from .identity import load_identity_net
+        from .identity import identity_loss, load_identity_net
 
         id_net = load_identity_net(cfg.identity)
     state = {"step": 0, "epoch": 0, "pos": 0, "images": 0}
@@ -419,8 +419,6 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
                     loss = loss + cfg.perceptual_weight * perc
                     terms["perceptual"] = float(perc.detach())
             if id_net is not None:
-                from .identity import identity_loss
-
                 with ctx:
                     ident = identity_loss(id_net, output.image.float(), hr).float()
                 loss = loss + cfg.identity_weight * ident
