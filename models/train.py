@@ -91,6 +91,8 @@ class TrainConfig:
             12-64 px, several kernels, noise, JPEG and real H.264; the shipped video models).
         real_sides: the real degradation's LR face sides (inclusive, px, log-uniform); widen it to teach the
             model the larger crops a close-up camera gives (64-96 px crops were outside the v2 training range).
+        burst_motion: how the bursts of multi-frame models and of the stability term move (``walk`` or
+            ``video``, ``RealDegradationConfig.burst_motion``).
         real_h264, real_crf: the real degradation's share of H.264-compressed batches and their CRF range; raise
             them to specialise a model for compressed streams (camera video is always compressed).
         loss: ``mean`` (every term averaged over its elements; the shipped lite weights) or ``paper`` (eq. 4
@@ -134,6 +136,7 @@ class TrainConfig:
     real_sides: tuple[int, int] = (12, 64)
     real_h264: float = 0.5
     real_crf: tuple[int, int] = (18, 38)
+    burst_motion: str = "walk"
     prefetch: int = 2
     loss: str = "mean"
 
@@ -149,7 +152,8 @@ class TrainConfig:
         try:
             real_degradation_config(self)  # the degradation's own checks, once
         except ConfigError as exc:
-            names = {"lr_sides": "real_sides", "h264_prob": "real_h264", "crf": "real_crf"}
+            names = {"lr_sides": "real_sides", "h264_prob": "real_h264", "crf": "real_crf",
+                     "burst_motion": "burst_motion"}  # fmt: skip
             message = str(exc)
             for field_name, option in names.items():
                 message = message.replace(field_name, option)
@@ -168,7 +172,8 @@ class TrainConfig:
 
 def real_degradation_config(cfg: TrainConfig) -> RealDegradationConfig:
     """The run's ``RealDegradationConfig``: the defaults with the run's LR sides and H.264 share and CRFs."""
-    return RealDegradationConfig(lr_sides=cfg.real_sides, h264_prob=cfg.real_h264, crf=cfg.real_crf)
+    return RealDegradationConfig(lr_sides=cfg.real_sides, h264_prob=cfg.real_h264, crf=cfg.real_crf,
+                                 burst_motion=cfg.burst_motion)  # fmt: skip
 
 
 def autocast_dtype(precision: str) -> torch.dtype | None:

@@ -139,6 +139,28 @@ def test_burst_truth_is_each_frame_as_moved(hr: np.ndarray) -> None:
         assert psnr_y(ups[i, 1][inner], moved[i, 1][inner]) > psnr_y(ups[i, 1][inner], moved[i, 0][inner])
 
 
+def test_video_motion_is_mostly_still_with_whole_pixel_steps(hr: np.ndarray) -> None:
+    """``burst_motion="video"`` moves faces as the pipeline's crops of real clips move: most barely (far less than
+    the random walk), a share by about one LR pixel (the snapped crop box stepping)."""
+    rgb = np.ascontiguousarray(np.concatenate([hr, hr, hr])[..., ::-1])
+
+    def shifts(motion: str) -> np.ndarray:
+        cfg = RealDegradationConfig(**{**LOSSLESS.to_dict(), "burst_motion": motion})
+        _, moved, info = RealDegradation(cfg, seed=11).degrade_burst_with_truth(rgb, 2, order="rgb")
+        out = []
+        for m, d in zip(moved, info, strict=True):
+            a, b = (cv2.cvtColor(x, cv2.COLOR_RGB2GRAY).astype(np.float64) for x in m)
+            (dx, dy), _ = cv2.phaseCorrelate(a, b)
+            out.append(np.hypot(dx, dy) * d.lr_side / 128)  # in LR pixels
+        return np.array(out)
+
+    video, walk = shifts("video"), shifts("walk")
+    assert np.median(video) < 0.15 < np.median(walk)
+    assert np.any((video > 0.8) & (video < 1.7))  # whole-pixel steps
+    with pytest.raises(ValueError, match="burst_motion"):
+        RealDegradationConfig(burst_motion="jitter")
+
+
 def test_h264_bursts_compress_every_frame_as_one_clip(hr: np.ndarray) -> None:
     faces = [np.clip(downscale(f, 40, "area"), 0, 255).round().astype(np.uint8) for f in hr[:4]]
     bursts = [[f, np.roll(f, 1, axis=1), np.roll(f, 2, axis=1)] for f in faces]

@@ -74,6 +74,11 @@ def add(sub: argparse._SubParsersAction) -> None:
         "--real-crf", type=int, nargs=2, default=[18, 38], metavar=("LO", "HI"),
         help="with --degradation real: the H.264 CRF range drawn",
     )  # fmt: skip
+    p.add_argument(
+        "--burst-motion", choices=["walk", "video"], default="walk",
+        help="with bursts (multi-frame models, --stability-weight): walk (a random walk up to 1.2 LR px a frame) "
+        "or video (the motion of the pipeline's crops on real clips: mostly still, whole-pixel box steps)",
+    )  # fmt: skip
     p.add_argument("--prefetch", type=int, default=2, help="batches assembled ahead in a thread")
     p.add_argument(
         "--loss", choices=["mean", "paper"], default="mean",
