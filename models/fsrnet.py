@@ -241,6 +241,46 @@ def expand_frames(state: dict[str, Tensor], frames: int) -> dict[str, Tensor]:
     return {**state, "coarse.0.weight": torch.cat([w, extra], 1)}
 
 
+# Where each chain of residual blocks starts inside its nn.Sequential (FSRNet.__init__): the modules after a
+# chain shift when the chain grows.
+_BLOCK_CHAINS = {"coarse": ("coarse_blocks", 2), "encoder": ("encoder_blocks", 2), "decoder": ("decoder_blocks", 6)}
+
+
+def expand_blocks(state: dict[str, Tensor], old: FSRNetConfig, new: FSRNet) -> dict[str, Tensor]:
+    """Weights of a shallower FSRNet as a deeper one's starting point, with the same output.
+
+    Every trained block keeps its place; the new residual blocks go at the end of their chain and start as the
+    identity (their last normalisation's scale, or last convolution without one, at zero, as zero-init
+    residual training does), so the deeper network starts exactly where the trained one is and learns only
+    what the extra depth adds: capacity without retraining from scratch on a CPU budget.
+    """
+    target = {k: v.clone() for k, v in new.state_dict().items()}
+    shifts: list[tuple[str, int, int, int]] = []
+    for chain, (field, start) in _BLOCK_CHAINS.items():
+        n_old, n_new = getattr(old, field), getattr(new.cfg, field)
+        if n_new < n_old:
+            raise ConfigError(f"cannot shrink {field} from {n_old} to {n_new}")
+        shifts.append((chain, start, n_old, n_new))
+    for key, value in state.items():
+        chain, index, rest = [*key.split(".", 2), "", ""][:3]
+        mapped = key
+        for name, start, n_old, n_new in shifts:
+            if chain == name and index.isdigit() and int(index) >= start + n_old:
+                mapped = f"{chain}.{int(index) + n_new - n_old}.{rest}"
+        if mapped not in target or target[mapped].shape != value.shape:
+            raise ConfigError(f"weights {key} do not fit {new.cfg}: only block counts may differ")
+        target[mapped] = value.clone()
+    for chain, start, n_old, n_new in shifts:
+        for i in range(start + n_old, start + n_new):
+            body = sorted({int(k.split(".")[3]) for k in target if k.startswith(f"{chain}.{i}.body.")
+                           and k.endswith(".weight")})  # fmt: skip
+            for suffix in ("weight", "bias"):
+                key = f"{chain}.{i}.body.{body[-1]}.{suffix}"
+                if key in target:
+                    target[key] = torch.zeros_like(target[key])
+    return target
+
+
 def count_macs(model: nn.Module, size: int = 128) -> int:
     """Multiply-accumulates of one forward pass on a single size x size face (convs and linears)."""
     macs = 0

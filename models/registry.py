@@ -124,6 +124,14 @@ def _lite_real() -> FSRNetConfig:
     return LITE.replace(scale=4)
 
 
+@register("fsrnet_lite_real_deep")
+def _lite_real_deep() -> FSRNetConfig:
+    """``fsrnet_lite_real`` with the paper's 12 encoder blocks (at 64x64, cheap) and a third decoder block: more
+    capacity for compressed faces at a third more compute. Grown from ``fsrnet_lite_real`` weights
+    (``expand_blocks``: the new blocks start as the identity), then trained on the real degradation."""
+    return LITE.replace(scale=4, encoder_blocks=12, decoder_blocks=3)
+
+
 @register("fsrnet_lite_real_k3")
 def _lite_real_k3() -> FSRNetConfig:
     """``fsrnet_lite_real`` fed three frames of the tracked face (t, t-1, t-2 cut at the current crop box):

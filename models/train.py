@@ -32,7 +32,7 @@ from vidfsr.errors import ConfigError, InputError
 from .dataset_format import load_prepared
 from .evaluate import EvalSet, load_eval_set, real_burst_eval_set, real_eval_set, score, super_resolve
 from .fsrgan import perceptual_loss
-from .fsrnet import FSRNet, FSRNetConfig, expand_frames
+from .fsrnet import FSRNet, FSRNetConfig, expand_blocks, expand_frames
 from .io import save_weights
 from .losses import fsrnet_loss
 from .realdeg import RealDegradation, RealDegradationConfig
@@ -270,10 +270,15 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
 
         init = load_model(cfg.init)
         # The network is the same for every scale (its input is always 128x128): x8 weights can start x4,
-        # and single-frame weights a K-frame model (the other frames' input weights start at zero).
-        if init.cfg.replace(scale=mcfg.scale, frames=mcfg.frames) != mcfg:
+        # single-frame weights a K-frame model (the other frames' input weights start at zero), and a
+        # shallower network a deeper one (the new residual blocks start as the identity).
+        grown = {"scale": mcfg.scale, "frames": mcfg.frames, "coarse_blocks": mcfg.coarse_blocks,
+                 "encoder_blocks": mcfg.encoder_blocks, "decoder_blocks": mcfg.decoder_blocks}  # fmt: skip
+        if init.cfg.replace(**grown) != mcfg:
             raise ConfigError(f"--init {cfg.init} has config {init.cfg}, which differs from {cfg.model}'s")
-        model.load_state_dict(expand_frames(init.state_dict(), mcfg.frames))
+        state = expand_frames(init.state_dict(), mcfg.frames)
+        model.load_state_dict(expand_blocks(state, init.cfg, model) if init.cfg.replace(**grown) != init.cfg
+                              else state)  # fmt: skip
     optimizer = torch.optim.RMSprop(model.parameters(), lr=cfg.lr)
     disc = d_opt = vgg = None
     if cfg.gan:

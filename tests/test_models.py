@@ -91,6 +91,36 @@ def test_k_frame_model_starts_as_the_single_frame_one() -> None:
     assert count_macs(three) > count_macs(one)
 
 
+def test_deeper_model_starts_as_the_trained_one() -> None:
+    """expand_blocks keeps every trained block in place and starts the new ones as the identity: the deeper
+    network's output equals the shallow one's exactly, the new blocks then get gradients, and shrinking or a
+    different width is refused."""
+    from vidfsr.models.fsrnet import expand_blocks
+
+    torch.manual_seed(0)
+    shallow = create_model("fsrnet_lite_real", **TINY)
+    shallow.train()
+    with torch.no_grad():  # batch-norm statistics that are not the defaults, as trained weights have
+        shallow(torch.rand(4, 3, 128, 128))
+    shallow.eval()
+    deep = create_model("fsrnet_lite_real", **{**TINY, "coarse_blocks": 2, "encoder_blocks": 3, "decoder_blocks": 2})
+    deep.load_state_dict(expand_blocks(shallow.state_dict(), shallow.cfg, deep))
+    deep.eval()
+    x = torch.rand(2, 3, 128, 128)
+    with torch.no_grad():
+        assert torch.equal(shallow(x).image, deep(x).image)
+    assert torch.equal(deep.encoder[2 + 3].weight, shallow.encoder[2 + 2].weight)  # the last conv moved
+    deep.train()
+    deep(x).image.mean().backward()
+    assert deep.encoder[2 + 2].body[4].weight.grad.abs().sum() > 0  # a new block learns
+    with pytest.raises(ConfigError, match="shrink"):
+        expand_blocks(deep.state_dict(), deep.cfg, shallow)
+    wide = create_model("fsrnet_lite_real", **{**TINY, "channels": 16})
+    with pytest.raises(ConfigError, match="block counts"):
+        expand_blocks(shallow.state_dict(), shallow.cfg, wide)
+    assert create_model("fsrnet_lite_real_deep").cfg.encoder_blocks == 12
+
+
 def test_paper_configuration_is_literal_and_its_loss_is_eq4() -> None:
     """The registered paper network has no global residual (a named variant has it), and the ``paper`` loss is
     eq. 4: per-image sums of squared errors, halved, averaged over the batch."""
