@@ -330,9 +330,10 @@ class RealDegradation:
         if self.config.burst_motion == "walk":
             speed = 1.2 * float(rng.random()) ** 2 * factor  # most faces nearly still, some fast
             return lambda: (rng.normal(0.0, speed, 2), float(rng.normal(0.0, 0.5)), float(1 + rng.normal(0.0, 0.005)))
-        # "video": consecutive crops of the shared clips at 8x (YuNet, the crop rule, whole-pixel boxes; phase
-        # correlation) move by a median 0.04 LR px, mean 0.41, 90th percentile 1.3: the content is nearly still
-        # and the snapped box steps by a whole pixel now and then (BENCHMARKS.md, session 9).
+        # "video": drawn from an unwindowed phase correlation of consecutive crops of the shared clips at 8x
+        # (median 0.04 LR px, mean 0.41, 90th percentile 1.3: nearly still, the snapped box stepping a whole
+        # pixel now and then). benchmarks/crop_motion.py, windowed, measures more motion (median 0.68, mean
+        # 0.56, 90th percentile 1.12; BENCHMARKS.md, session 10): these draws are stiller than the clips.
         u = float(rng.random())
         drift = 0.03 if u < 0.5 else float(rng.uniform(0.05, 0.5))
         jump = u >= 0.75
