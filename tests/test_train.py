@@ -271,6 +271,24 @@ def test_init_from_weights_of_another_scale(prepared: Path, tmp_path: Path) -> N
         train(_cfg(prepared, tmp_path / "bad", model="fsrnet_lite_x4", model_overrides={}, init=str(path), steps=1))
 
 
+def test_deeper_model_trains_from_shallower_weights(prepared: Path, tmp_path: Path) -> None:
+    """``--init`` with a shallower network's weights grows the model: the trained blocks are kept, the new ones
+    learn; shallower-than-init or another width is refused with the configs named."""
+    shallow = create_model("fsrnet_lite_real", **TINY)
+    path = save_weights(shallow, tmp_path / "shallow.safetensors")
+    deeper = {**TINY, "encoder_blocks": 3}
+    cfg = _cfg(prepared, tmp_path / "deep", model="fsrnet_lite_real", model_overrides=deeper, degradation="real",
+               init=str(path), steps=2)  # fmt: skip
+    deep = load_model(train(cfg)["weights"])
+    assert deep.cfg.encoder_blocks == 3
+    assert deep.encoder[2 + 2].body[4].weight.abs().sum() > 0  # the new block's scale moved off zero
+    from vidfsr.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="differs"):
+        train(_cfg(prepared, tmp_path / "w", model="fsrnet_lite_real", model_overrides={**TINY, "channels": 16},
+                   degradation="real", init=str(path), steps=1))  # fmt: skip
+
+
 def test_k_frame_model_trains_on_bursts_from_single_frame_weights(prepared: Path, tmp_path: Path) -> None:
     one = create_model("fsrnet_lite_real", **TINY)
     path = save_weights(one, tmp_path / "one.safetensors")
