@@ -71,6 +71,12 @@ class RealDegradationConfig:
         burst_motion: how a burst's earlier frames move (module docstring): ``walk`` (a random walk, 0-1.2 LR
             px a frame, head turns) or ``video`` (the motion of the pipeline's crops on real clips: mostly still,
             some sub-pixel drift, and whole-pixel jumps where the snapped crop box steps).
+        h264_frames: inclusive range of the length of the clip a compressed batch is coded in. (2, 2) is the
+            two-frame clip of the first models (the face in the I-frame or in a P-frame that copies it);
+            longer clips code the face in frame 2..K of a clip whose content moves and changes, so it is
+            predicted from drifting references as it is deep in a stream (module docstring).
+        h264_file_share: share of those longer clips coded as files are (x264's defaults for the preset:
+            B-frames, lookahead, macroblock-tree) instead of as cameras stream (``tune=zerolatency``).
     """
 
     lr_sides: tuple[int, int] = (12, 64)
@@ -86,6 +92,8 @@ class RealDegradationConfig:
     jpeg_prob: float = 0.15
     jpeg_quality: tuple[int, int] = (40, 95)
     burst_motion: str = "walk"
+    h264_frames: tuple[int, int] = (2, 2)
+    h264_file_share: float = 0.0
 
     def __post_init__(self) -> None:
         """Every check of these ranges lives here (training options map onto these fields and are checked by
@@ -102,6 +110,11 @@ class RealDegradationConfig:
         unknown = set(self.kernels) - {"area", "bicubic", "bilinear", "gaussian"}
         if unknown:
             raise ConfigError(f"unknown kernels {sorted(unknown)}; use area, bicubic, bilinear, gaussian")
+        object.__setattr__(self, "h264_frames", tuple(int(v) for v in self.h264_frames))
+        if len(self.h264_frames) != 2 or not 2 <= self.h264_frames[0] <= self.h264_frames[1] <= 60:
+            raise ConfigError(f"h264_frames must be two clip lengths 2 <= lo <= hi <= 60, got {self.h264_frames}")
+        if not 0 <= self.h264_file_share <= 1:
+            raise ConfigError(f"h264_file_share must be in [0, 1], got {self.h264_file_share}")
         if self.burst_motion not in BURST_MOTIONS:
             raise ConfigError(f"burst_motion must be one of {', '.join(BURST_MOTIONS)}, got {self.burst_motion!r}")
 
@@ -111,6 +124,7 @@ class RealDegradationConfig:
             "noise_prob": self.noise_prob, "noise_sigma": list(self.noise_sigma), "h264_prob": self.h264_prob,
             "crf": list(self.crf), "h264_presets": list(self.h264_presets), "jpeg_prob": self.jpeg_prob,
             "jpeg_quality": list(self.jpeg_quality), "burst_motion": self.burst_motion,
+            "h264_frames": list(self.h264_frames), "h264_file_share": self.h264_file_share,
         }  # fmt: skip
 
 
@@ -178,14 +192,27 @@ def h264_roundtrip(
 
 def _x264_clip(canvases: list[np.ndarray], crf: int, preset: str, order: str) -> list[np.ndarray]:
     """Encode same-sized uint8 frames as one libx264 clip (first frame I, the rest P) and decode them."""
+    return _x264_coded(canvases, crf, preset, order, camera=True)[0]
+
+
+# AVPictureType: what each decoded frame was coded as.
+_PICTURE_TYPES = {1: "I", 2: "P", 3: "B"}
+
+
+def _x264_coded(
+    canvases: list[np.ndarray], crf: int, preset: str, order: str, camera: bool
+) -> tuple[list[np.ndarray], list[str]]:
+    """Encode same-sized uint8 frames as one libx264 clip and decode them: (frames in display order, their
+    picture types). ``camera``: no B-frames and no lookahead (``tune=zerolatency``), as camera encoders stream;
+    otherwise x264's defaults for the preset, as files are coded (B-frames, macroblock-tree rate control)."""
     import av
 
     height, width = canvases[0].shape[:2]
     codec = av.CodecContext.create("libx264", "w")
     codec.width, codec.height, codec.pix_fmt = width, height, "yuv420p"
     codec.time_base = Fraction(1, 25)
-    # No B-frames and no lookahead, as in camera encoders; one thread keeps x264 deterministic.
-    codec.options = {"crf": str(crf), "preset": preset, "tune": "zerolatency", "threads": "1"}
+    # One thread keeps x264 deterministic.
+    codec.options = {"crf": str(crf), "preset": preset, "threads": "1", **({"tune": "zerolatency"} if camera else {})}
     packets = []
     for k, img in enumerate(canvases):
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format=f"{order}24")
@@ -194,12 +221,59 @@ def _x264_clip(canvases: list[np.ndarray], crf: int, preset: str, order: str) ->
     packets += codec.encode(None)
     decoder = av.CodecContext.create("h264", "r")
     decoded = []
-    for packet in packets:
-        decoded += [f.to_ndarray(format=f"{order}24") for f in decoder.decode(packet)]
-    decoded += [f.to_ndarray(format=f"{order}24") for f in decoder.decode(None)]
+    for packet in [*packets, None]:
+        decoded += decoder.decode(packet)
     if len(decoded) != len(canvases):
         raise RuntimeError(f"libx264 round trip returned {len(decoded)} frames, expected {len(canvases)}")
-    return decoded
+    decoded.sort(key=lambda f: f.pts)
+    types = [_PICTURE_TYPES.get(int(f.pict_type), "?") for f in decoded]
+    return [f.to_ndarray(format=f"{order}24") for f in decoded], types
+
+
+def h264_clip_roundtrip(
+    faces: list[np.ndarray],
+    crf: int,
+    preset: str,
+    rng: np.random.Generator,
+    frames: tuple[int, int],
+    file_share: float,
+    order: str = "bgr",
+) -> tuple[list, str]:
+    """Compress uint8 faces as tiles of one frame deep in a libx264 clip, as a face in a stream is coded.
+
+    A stream codes most frames by prediction from earlier ones that differ a little (the head moved by a
+    fraction of a pixel, the mouth and eyes changed) and adds a quantised residual: in a still region almost
+    nothing, so detail lost in the keyframe stays lost and the error drifts. The two-frame clip of
+    ``h264_roundtrip`` cannot show that: its P-frame is a whole-pixel copy of the I-frame. Here the clip has
+    K frames (drawn from ``frames``); the faces' own frame j (2..K) holds them exactly, every other frame holds
+    them moved by a random walk of sub-pixel shifts and a smooth random warp of up to ~0.3 px, and the faces
+    are cut back out of frame j. ``file_share`` of the clips are coded as files (B-frames, macroblock-tree),
+    the rest as cameras stream. Returns the decoded faces and e.g. ``"P:5/8:camera"`` (picture type of the
+    faces' frame, j / K, coding style).
+    """
+    cols, height, width, places = _tile_places([f.shape[0] for f in faces], rng)
+    canvas = _tile(faces, cols, height, width, places)
+    k_frames = int(rng.integers(frames[0], frames[1] + 1))
+    j = int(rng.integers(1, k_frames))  # 0-based; never the keyframe
+    camera = bool(rng.random() >= file_share)
+    speed = float(rng.uniform(0.0, 0.8))  # LR px a frame: still to turning heads
+    warp = float(rng.uniform(0.0, 0.3))  # LR px of non-rigid change: mouth, eyes, expression
+    steps = rng.normal(0.0, speed, (k_frames, 2))
+    walk = np.cumsum(steps, axis=0)
+    walk -= walk[j]
+    gx, gy = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    canvases = []
+    for k in range(k_frames):
+        if k == j:
+            canvases.append(canvas)
+            continue
+        coarse = rng.normal(0.0, warp, (2, max(height // 16, 2), max(width // 16, 2))).astype(np.float32)
+        fx, fy = (cv2.resize(c, (width, height), interpolation=cv2.INTER_CUBIC) for c in coarse)
+        canvases.append(cv2.remap(canvas, gx + float(walk[k, 0]) + fx, gy + float(walk[k, 1]) + fy,
+                                  cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT_101))  # fmt: skip
+    decoded, types = _x264_coded(canvases, crf, preset, order, camera)
+    out = [decoded[j][oy : oy + s, ox : ox + s].copy() for ox, oy, s in places]
+    return out, f"{types[j]}:{j + 1}/{k_frames}:{'camera' if camera else 'file'}"
 
 
 def _tile_places(
@@ -309,7 +383,10 @@ class RealDegradation:
         if u < cfg.h264_prob:
             crf = int(rng.integers(cfg.crf[0], cfg.crf[1] + 1))
             preset = str(rng.choice(list(cfg.h264_presets)))
-            lows, kind = h264_roundtrip(lows, crf, preset, rng, order)
+            if cfg.h264_frames == (2, 2) and cfg.h264_file_share == 0:
+                lows, kind = h264_roundtrip(lows, crf, preset, rng, order)  # the first models' degradation
+            else:
+                lows, kind = h264_clip_roundtrip(lows, crf, preset, rng, cfg.h264_frames, cfg.h264_file_share, order)
             info = [FaceDegradation(d.lr_side, d.kernel, d.noise, f"h264:{crf}:{preset}:{kind}") for d in info]
         elif u < cfg.h264_prob + cfg.jpeg_prob:
             out = []

@@ -95,6 +95,9 @@ class TrainConfig:
             ``video``, ``RealDegradationConfig.burst_motion``).
         real_h264, real_crf: the real degradation's share of H.264-compressed batches and their CRF range; raise
             them to specialise a model for compressed streams (camera video is always compressed).
+        real_h264_frames, real_h264_files: the length range of the clip each compressed batch is coded in (the
+            faces deep in it, predicted from moving references as in a stream; (2, 2): the first models' two-frame
+            clip) and the share of those clips coded as files (B-frames) rather than as cameras stream.
         loss: ``mean`` (every term averaged over its elements; the shipped lite weights) or ``paper`` (eq. 4
             literally: squared norms summed per image, halved, averaged over the batch).
         prefetch: batches assembled ahead in a thread (the degradation's OpenCV/x264 work releases the GIL, so
@@ -137,6 +140,8 @@ class TrainConfig:
     real_h264: float = 0.5
     real_crf: tuple[int, int] = (18, 38)
     burst_motion: str = "walk"
+    real_h264_frames: tuple[int, int] = (2, 2)
+    real_h264_files: float = 0.0
     prefetch: int = 2
     loss: str = "mean"
 
@@ -149,11 +154,12 @@ class TrainConfig:
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         object.__setattr__(self, "real_sides", tuple(int(v) for v in self.real_sides))
         object.__setattr__(self, "real_crf", tuple(int(v) for v in self.real_crf))
+        object.__setattr__(self, "real_h264_frames", tuple(int(v) for v in self.real_h264_frames))
         try:
             real_degradation_config(self)  # the degradation's own checks, once
         except ConfigError as exc:
             names = {"lr_sides": "real_sides", "h264_prob": "real_h264", "crf": "real_crf",
-                     "burst_motion": "burst_motion"}  # fmt: skip
+                     "h264_frames": "real_h264_frames", "h264_file_share": "real_h264_files"}  # fmt: skip
             message = str(exc)
             for field_name, option in names.items():
                 message = message.replace(field_name, option)
@@ -173,7 +179,8 @@ class TrainConfig:
 def real_degradation_config(cfg: TrainConfig) -> RealDegradationConfig:
     """The run's ``RealDegradationConfig``: the defaults with the run's LR sides and H.264 share and CRFs."""
     return RealDegradationConfig(lr_sides=cfg.real_sides, h264_prob=cfg.real_h264, crf=cfg.real_crf,
-                                 burst_motion=cfg.burst_motion)  # fmt: skip
+                                 burst_motion=cfg.burst_motion, h264_frames=cfg.real_h264_frames,
+                                 h264_file_share=cfg.real_h264_files)  # fmt: skip
 
 
 def autocast_dtype(precision: str) -> torch.dtype | None:

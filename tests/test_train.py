@@ -115,6 +115,21 @@ def test_real_h264_share_and_crfs_reach_the_degradation_and_the_metadata(prepare
         _cfg(prepared, tmp_path / "x", real_crf=[30, 60])
 
 
+def test_stream_clips_reach_the_degradation_and_the_metadata(prepared: Path, tmp_path: Path) -> None:
+    from vidfsr.models.train import real_degradation_config
+
+    cfg = _cfg(prepared, tmp_path / "w", steps=2, degradation="real", model="fsrnet_lite_real",
+               real_h264_frames=[3, 8], real_h264_files=0.5)  # fmt: skip
+    deg = real_degradation_config(cfg)
+    assert (deg.h264_frames, deg.h264_file_share) == ((3, 8), 0.5)
+    meta = json.loads(read_metadata(train(cfg)["weights"])["degradation"])
+    assert (meta["h264_frames"], meta["h264_file_share"]) == ([3, 8], 0.5)
+    with pytest.raises(ConfigError, match="real_h264_frames"):
+        _cfg(prepared, tmp_path / "x", real_h264_frames=[1, 8])
+    with pytest.raises(ConfigError, match="real_h264_files"):
+        _cfg(prepared, tmp_path / "x", real_h264_files=2.0)
+
+
 def test_checkpoint_describes_itself(prepared: Path, tmp_path: Path) -> None:
     train(_cfg(prepared, tmp_path / "r", steps=2))
     ckpt = load_checkpoint(tmp_path / "r/last.pt")

@@ -75,6 +75,16 @@ def add(sub: argparse._SubParsersAction) -> None:
         help="with --degradation real: the H.264 CRF range drawn",
     )  # fmt: skip
     p.add_argument(
+        "--real-h264-frames", type=int, nargs=2, default=[2, 2], metavar=("LO", "HI"),
+        help="with --degradation real: length range of the clip each compressed batch is coded in; the faces sit "
+        "in frame 2..K, predicted from moving references as deep in a stream (2 2: the first models' two-frame clip)",
+    )  # fmt: skip
+    p.add_argument(
+        "--real-h264-files", type=float, default=0.0, metavar="SHARE",
+        help="with --real-h264-frames: share of those clips coded as files are (B-frames, macroblock-tree) instead "
+        "of as cameras stream (zerolatency)",
+    )  # fmt: skip
+    p.add_argument(
         "--burst-motion", choices=["walk", "video"], default="walk",
         help="with bursts (multi-frame models, --stability-weight): walk (a random walk up to 1.2 LR px a frame) "
         "or video (the motion of the pipeline's crops on real clips: mostly still, whole-pixel box steps)",
