@@ -261,6 +261,20 @@ def by_size(records: list[dict]) -> list[dict]:
     return rows
 
 
+def by_frame(records: list[dict]) -> dict[str, list[float | None]]:
+    """vidfsr's PSNR gain over bicubic per frame index, per condition (mean over faces). H.264 codes frame 0 as
+    a keyframe and the rest by prediction, so a model that only knows keyframe-like artifacts loses ground
+    frame by frame on compressed input while its gain on lossless input stays flat."""
+    pairs: dict[tuple, dict[str, float]] = {}
+    for r in records:
+        pairs.setdefault((r["clip"], r["scale"], r["codec"], r["frame"], r["face"]), {})[r["method"]] = r["psnr"]
+    gains: dict[str, dict[int, list[float]]] = {}
+    for (_, scale, codec, frame, _), p in pairs.items():
+        if "vidfsr" in p and "bicubic" in p:
+            gains.setdefault(f"x{scale} {codec}", {}).setdefault(frame, []).append(p["vidfsr"] - p["bicubic"])
+    return {c: [float(np.mean(g[t])) if t in g else None for t in range(max(g) + 1)] for c, g in sorted(gains.items())}
+
+
 def contact_sheet(samples: list[dict], path: Path) -> None:
     """Rows of original | bicubic | Real-ESRGAN | vidfsr face boxes, each 160 px, labelled."""
     rows = []
@@ -361,6 +375,7 @@ def main() -> None:
         "table": summarise(records, [m for m in methods if m != "realesrgan"]),
         "table_esrgan_frames": summarise(records, methods, args.esrgan_frames) if esrgan else None,
         "by_native_size": by_size(records),
+        "by_frame": by_frame(records),
         "seconds": round(time.perf_counter() - started, 1),
     }  # fmt: skip
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -407,6 +422,10 @@ def print_tables(summary: dict) -> None:
             continue
         print(f"\n{title}: face-box Y-PSNR dB / SSIM / flicker / landmark NRMSE / identity distance (mean over clips)")
         print("\n".join(table_markdown(table)))
+    if summary.get("by_frame"):
+        print("\nvidfsr gain over bicubic by frame index (frame 0: H.264's keyframe):")
+        for cond, row in summary["by_frame"].items():
+            print(f"  {cond:<12} " + " ".join("   -  " if g is None else f"{g:+.2f}" for g in row))
     print("\nvidfsr gain over bicubic by native crop size (input px):")
     for row in summary["by_native_size"]:
         conds = "  ".join(f"{c} {v['gain_db']:+.2f}" for c, v in row.get("conditions", {}).items())
