@@ -28,6 +28,14 @@ Ranges and their reasons (published pipelines work at 512 px HR; ours is 128 px,
   edges fall anywhere on a face, as in a frame), encoded as a two-frame clip where the second frame is the
   first moved by a random 0-3 px (a P-frame, what a stream consists of between keyframes), and the faces are cut
   back out of the frame that was drawn. One encoder per batch keeps the cost low (measured in BENCHMARKS.md).
+  That P-frame is a whole-pixel copy of the I-frame, so it looks like the keyframe; deep in a real stream a
+  face is predicted from references that moved by fractions of a pixel and changed a little, and the residual
+  that a still region gets is small, so its detail fades and its error drifts frame by frame (the real-video
+  benchmark: the model's gain at 8x CRF 28 falls from +0.41 dB on the keyframe to +0.18 by frame 11). With
+  ``h264_frames`` (``vidfsr train --real-h264-frames``) a batch is coded as a K-frame clip instead, the faces
+  exact in one frame 2..K and moved (a sub-pixel random walk, 0-0.8 px a frame) and warped (a smooth random
+  field, up to ~0.3 px) in the others; ``h264_file_share`` of those clips are coded as files are (B-frames,
+  macroblock-tree) and the rest as cameras stream (``tune=zerolatency``).
 
 Bursts (``degrade_burst``, the multi-frame model's input, issue 12 item 6): the face at frame t and the same face at
 t-1 ... t-K+1 as the pipeline cuts them, at the *current* crop box. Each earlier frame is the HR face moved by a
