@@ -77,8 +77,8 @@ class RealDegradationConfig:
         h264_presets: x264 presets drawn per batch (encoders in cameras range from fast to poor).
         jpeg_prob, jpeg_quality: share of faces compressed as JPEG instead, and the quality range.
         burst_motion: how a burst's earlier frames move (module docstring): ``walk`` (a random walk, 0-1.2 LR
-            px a frame, head turns) or ``video`` (the motion of the pipeline's crops on real clips: mostly still,
-            some sub-pixel drift, and whole-pixel jumps where the snapped crop box steps).
+            px a frame, head turns) or ``video`` (mostly still, some sub-pixel drift, whole-pixel jumps where the
+            snapped crop box steps; stiller than the crops of the shared clips, ``benchmarks/crop_motion.py``).
         h264_frames: inclusive range of the length of the clip a compressed batch is coded in. (2, 2) is the
             two-frame clip of the first models (the face in the I-frame or in a P-frame that copies it);
             longer clips code the face in frame 2..K of a clip whose content moves and changes, so it is

@@ -87,7 +87,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--burst-motion", choices=["walk", "video"], default="walk",
         help="with bursts (multi-frame models, --stability-weight): walk (a random walk up to 1.2 LR px a frame) "
-        "or video (the motion of the pipeline's crops on real clips: mostly still, whole-pixel box steps)",
+        "or video (mostly still, some drift, whole-pixel box steps; stiller than real crops move)",
     )  # fmt: skip
     p.add_argument("--prefetch", type=int, default=2, help="batches assembled ahead in a thread")
     p.add_argument(
