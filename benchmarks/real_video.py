@@ -148,13 +148,14 @@ def run_vidfsr(
     temporal: float | None,
     consistency: float | None = None,
     precision: str | None = None,
+    source_codec: str | None = None,
 ) -> list[np.ndarray]:
     extra: dict = {} if temporal is None else {"temporal": temporal}
     if consistency is not None:
         extra["consistency"] = consistency
     if precision is not None:
         extra["precision"] = precision
-    runner = build_runner(EnhanceOptions(models=weights, scale=float(scale), force=force, **extra))
+    runner = build_runner(EnhanceOptions(models=weights, scale=float(scale), force=force, **extra), source_codec)
     frames = [Frame(i, img, pts=i, time_base=Fraction(1, 25)) for i, img in enumerate(low)]
     out: list[np.ndarray] = []
     runner.run(frames, lambda f, img: out.append(img))
@@ -351,7 +352,10 @@ def main() -> None:
                         CACHE.mkdir(parents=True, exist_ok=True)
                         np.savez_compressed(cache, esrgan=np.stack(done))
                         outputs["realesrgan"] = [*done, *[None] * (len(low) - len(done))]
-                outputs["vidfsr"] = run_vidfsr(low, scale, weights, args.force, args.temporal, args.consistency)
+                # As vidfsr enhance picks it for a file of this codec: lossless (ffv1, PNG) or H.264.
+                source = "rawvideo" if codec == "lossless" else "h264"
+                outputs["vidfsr"] = run_vidfsr(low, scale, weights, args.force, args.temporal, args.consistency,
+                                               source_codec=source)  # fmt: skip
                 recs = measure(outputs, truth, faces, scale, analyser, args.analysis_every)
                 for r in recs:
                     r.update(clip=clip.stem, scale=scale, codec=codec)

@@ -23,15 +23,34 @@ class BlendConfig:
     colour_sigma: low-pass sigma, in face sides, of the colour matching; larger keeps more of the model's
         own tone, smaller forces the original's.
     consistency: share of the back-projection step (``back_project``); 0 pastes the model's output as it is.
-        0.75 by measurement: 1.0 gained most on lossless and mildly compressed faces, 0.5 on starved streams
+        0.75 by measurement for compressed input: 1.0 gained most on lossless faces, 0.5 on starved streams
         (CRF 33), whose blocking the full step copies back; 0.75 was the only share with no clip below bicubic
-        on the real-video benchmark (BENCHMARKS.md).
+        on H.264 input (BENCHMARKS.md). The API picks 1.0 for lossless sources (``auto_consistency``).
     """
 
     strength: float = 1.0
     mask: str = "ellipse"
     colour_sigma: float = 0.08
     consistency: float = 0.75
+
+
+# Codecs and still formats that store pixels exactly: no blocking to copy back, so the full step pays.
+LOSSLESS_CODECS = frozenset({"ffv1", "rawvideo", "png", "apng", "bmp", "tiff", "ppm", "pgm", "huffyuv", "ffvhuff",
+                             "utvideo", "magicyuv", "qtrle", "zlib", "v210", "v410"})  # fmt: skip
+LOSSLESS_CONSISTENCY = 1.0
+LOSSY_CONSISTENCY = 0.75
+
+
+def auto_consistency(codec: str | None) -> float:
+    """The back-projection share for a source coded with ``codec`` (an FFmpeg decoder or still-image format).
+
+    The step copies the input's own pixels back into the face: on lossless input they are the truth, on
+    compressed input they carry its blocking. Measured on the real-video benchmark with the shipped model
+    (BENCHMARKS.md, session 10): 1.0 against 0.75 gains +0.09 dB at 8x and +0.02 at 4x on lossless input (and
+    brings the identity distance at 8x below bicubic's), but loses 0.03 (CRF 23) to 0.06 (CRF 28) at 8x on
+    H.264. Unknown sources (in-memory frames, cameras) count as compressed, the safe side.
+    """
+    return LOSSLESS_CONSISTENCY if (codec or "").lower() in LOSSLESS_CODECS else LOSSY_CONSISTENCY
 
 
 def back_project(face: np.ndarray, frame: np.ndarray, crop_xyxy: np.ndarray, strength: float = 1.0) -> np.ndarray:

@@ -479,6 +479,40 @@ def test_enhance_cli_images_and_folders(tiny_weights: list[str], face_images: li
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["p0.jpg", "p1.jpg"]
 
 
+def test_back_projection_share_follows_the_source(
+    tiny_weights: list[str], face_images: list[np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The full step on lossless sources (ffv1 video, PNG stills), 0.75 on compressed ones (H.264, JPEG) and on
+    unknown ones; an explicit ``consistency`` wins. Checked where the share is used: the blend stage's calls."""
+    from vidfsr.pipelines import runner as runner_module
+    from vidfsr.pipelines.blend import auto_consistency
+
+    assert auto_consistency("ffv1") == auto_consistency("png") == 1.0
+    assert auto_consistency("h264") == auto_consistency("hevc") == auto_consistency(None) == 0.75
+    seen: list[float] = []
+
+    def recording(face, frame, crop_xyxy, strength=1.0):
+        seen.append(strength)
+        return back_project(face, frame, crop_xyxy, strength)
+
+    monkeypatch.setattr(runner_module, "back_project", recording)
+    frames = face_clip_frames(face_images, 4)
+    model = (tiny_weights[0],)
+    for codec, suffix, share, forced in (("ffv1", ".mkv", 1.0, None), ("libx264", ".mp4", 0.75, None),
+                                         ("ffv1", ".mkv", 0.5, 0.5)):  # fmt: skip
+        src = make_video(tmp_path / f"in_{codec}{suffix}", frames=4, size=(320, 240), codec=codec, images=frames)
+        seen.clear()
+        result = vidfsr.enhance_video(src, tmp_path / f"out_{codec}_{share}.mp4", models=model, force=True,
+                                      consistency=forced)  # fmt: skip
+        assert result["consistency"] == share and seen and set(seen) == {share}
+    for suffix, share in ((".png", 1.0), (".jpg", 0.75)):
+        still = tmp_path / f"face{suffix}"
+        cv2.imwrite(str(still), frames[0])
+        seen.clear()
+        vidfsr.enhance_video(still, tmp_path / f"out{suffix}", models=model, force=True)
+        assert seen and set(seen) == {share}
+
+
 def test_enhance_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["enhance", str(tmp_path / "missing.mp4"), str(tmp_path / "o.mp4")]) == 2
     assert "no such file" in capsys.readouterr().err

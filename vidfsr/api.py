@@ -49,7 +49,8 @@ class EnhanceOptions:
         force: enhance faces too large to gain from the models.
         temporal: weight of a track's previous added detail (0 disables smoothing; 0.5 measured, see RunConfig).
         consistency: share of the back-projection step that makes each face agree with the input frame's
-            pixels (0 off; 0.75 measured, see ``pipelines.blend.BlendConfig``).
+            pixels (0 off); None: chosen by the source's codec, 1.0 for lossless sources and 0.75 for
+            compressed or unknown ones (measured, ``pipelines.blend.auto_consistency``).
         codec, crf, preset, pix_fmt: encoder settings.
         compare: also write a side-by-side input | output video here.
         save_faces: write each track's best enhanced face and a JSON report of tracks here.
@@ -70,7 +71,7 @@ class EnhanceOptions:
     mask: str = "ellipse"
     force: bool = False
     temporal: float = 0.5
-    consistency: float = 0.75
+    consistency: float | None = None
     codec: str = "libx264"
     crf: int = 18
     preset: str = "medium"
@@ -95,7 +96,8 @@ class EnhanceOptions:
             raise ConfigError(f"backend must be auto, torch, onnx or compile, got {opts.backend!r}")
         if opts.mask not in ("ellipse", "parsing"):
             raise ConfigError(f"mask must be 'ellipse' or 'parsing', got {opts.mask!r}")
-        if not 0 <= opts.blend <= 1 or not 0 <= opts.temporal < 1 or not 0 <= opts.consistency <= 1:
+        consistency_ok = opts.consistency is None or 0 <= opts.consistency <= 1
+        if not 0 <= opts.blend <= 1 or not 0 <= opts.temporal < 1 or not consistency_ok:
             raise ConfigError("blend and consistency must be in [0, 1] and temporal in [0, 1)")
         return opts
 
@@ -165,13 +167,21 @@ def resolve_backend(backend: str, device_type: str, precision: str) -> str:
     return "torch"
 
 
-def build_runner(opts: EnhanceOptions):
-    """Detector, enhancer and runner for these options (the heavy imports happen here)."""
-    from .pipelines.blend import BlendConfig
+def build_runner(opts: EnhanceOptions, source_codec: str | None = None):
+    """Detector, enhancer and runner for these options (the heavy imports happen here). ``source_codec``: the
+    input's codec (``VideoInfo.codec``, or an image format), which sets the back-projection share when
+    ``opts.consistency`` is None."""
+    from .pipelines.blend import BlendConfig, auto_consistency
     from .pipelines.detect import DetectorConfig, create_detector
     from .pipelines.enhance import Enhancer, EnhancerConfig
     from .pipelines.runner import ACCELERATOR_THREADS, DEFAULT_THREADS, RunConfig, Runner, parse_threads
 
+    consistency = auto_consistency(source_codec) if opts.consistency is None else opts.consistency
+    logger.info(
+        "back-projection share %g (%s)",
+        consistency,
+        "--consistency" if opts.consistency is not None else f"source codec {source_codec or 'unknown'}",
+    )
     device = resolve_device(opts.device)
     stages = opts.stages or (ACCELERATOR_THREADS if device.type == "cuda" else DEFAULT_THREADS)
     parse_threads(stages)  # a bad grouping fails before the models load
@@ -189,7 +199,7 @@ def build_runner(opts: EnhanceOptions):
         force=opts.force,
         batch_size=max(opts.batch_size, 8),
         temporal=opts.temporal,
-        blend=BlendConfig(strength=opts.blend, mask=opts.mask, consistency=opts.consistency),
+        blend=BlendConfig(strength=opts.blend, mask=opts.mask, consistency=consistency),
         keep_best=bool(opts.save_faces),
         threads=stages,
     )
@@ -283,7 +293,7 @@ def _enhance_stream(
     with RtspSource(src) if live else VideoFileSource(src) as source:
         info = source.info
         check_output_size(info.width, info.height, opts.scale)
-        runner = build_runner(opts)
+        runner = build_runner(opts, info.codec)
         if live:
             # Short queues: every frame waiting between stages is latency (BENCHMARKS.md, live latency).
             runner.config = dataclasses.replace(runner.config, queue_size=LIVE_QUEUE)
@@ -318,6 +328,7 @@ def _enhance_stream(
             done.set()
             outputs = [sink.close(complete=complete) for sink in sinks]
         result = summary.as_dict()
+        result["consistency"] = runner.config.blend.consistency
         if stopped:
             result["stopped"] = True
         result["corrupt_packets"] = source.corrupt_packets
@@ -331,9 +342,14 @@ def _enhance_stream(
     return result
 
 
+# Still-image suffixes as the codec names ``auto_consistency`` knows.
+_IMAGE_CODECS = {".png": "png", ".bmp": "bmp", ".tif": "tiff", ".tiff": "tiff", ".ppm": "ppm", ".pgm": "pgm"}
+
+
 def _enhance_images(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dict[str, Any]:
     import cv2
 
+    from .pipelines.blend import auto_consistency
     from .pipelines.track import TrackerConfig
     from .pipelines.types import Frame
 
@@ -357,6 +373,11 @@ def _enhance_images(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dic
             continue
         check_output_size(image.shape[1], image.shape[0], opts.scale)
         runner.tracker = type(runner.tracker)(runner.config.tracker)
+        if opts.consistency is None:  # a folder may mix PNG and JPEG: the share follows each file's format
+            share = auto_consistency(_IMAGE_CODECS.get(path.suffix.lower(), path.suffix.lower().lstrip(".")))
+            runner.config = dataclasses.replace(
+                runner.config, blend=dataclasses.replace(runner.config.blend, consistency=share)
+            )
         out_path = dst / path.relative_to(src) if src.is_dir() else dst
         out_path.parent.mkdir(parents=True, exist_ok=True)
         result: list = []

@@ -48,8 +48,9 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--consistency",
         type=float,
-        default=0.75,
-        help="back-projection share: each face made to agree with the input's pixels (0 off; default 0.75: measured)",
+        default=None,
+        help="back-projection share: each face made to agree with the input's pixels (0 off; default by source, "
+        "measured: 1.0 for lossless codecs and PNG/BMP/TIFF, 0.75 for compressed video, JPEG and cameras)",
     )
     p.add_argument("--codec", default="libx264")
     p.add_argument("--crf", type=int, default=18)
