@@ -246,6 +246,7 @@ def by_size(records: list[dict]) -> list[dict]:
         pairs.setdefault(key, {})[r["method"]] = r["psnr"]
         pairs[key]["native"] = r["native_crop"]
     rows = []
+    # The per-clip split: "never below bicubic" holds per clip, and one clip's loss can hide in a bin's mean.
     for lo, hi in itertools.pairwise(SIZE_BINS):
         inside = {k: p["vidfsr"] - p["bicubic"] for k, p in pairs.items()
                   if "vidfsr" in p and "bicubic" in p and lo <= p["native"] < hi}  # fmt: skip
@@ -253,11 +254,15 @@ def by_size(records: list[dict]) -> list[dict]:
             continue
         gains = np.array(list(inside.values()))
         conditions: dict[str, list[float]] = {}
+        clips: dict[str, dict[str, list[float]]] = {}
         for k, g in inside.items():
             conditions.setdefault(f"x{k[1]} {k[2]}", []).append(g)
+            clips.setdefault(f"x{k[1]} {k[2]}", {}).setdefault(k[0], []).append(g)
         rows.append({"crop_px": [lo, hi], "faces": len(gains), "gain_db": float(gains.mean()),
                      "share_better": float(np.mean(gains > 0)),
-                     "conditions": {c: {"faces": len(v), "gain_db": float(np.mean(v))}
+                     "conditions": {c: {"faces": len(v), "gain_db": float(np.mean(v)),
+                                        "clips": {n: {"faces": len(g), "gain_db": float(np.mean(g))}
+                                                  for n, g in sorted(clips[c].items())}}
                                     for c, v in sorted(conditions.items())}})  # fmt: skip
     return rows
 
@@ -442,14 +447,19 @@ def serving_range(
 ) -> tuple[int, int] | None:
     """The sizes to enhance: the run of measured bins (>= ``min_faces`` faces) with a positive mean gain that
     loses in no condition measured there (>= ``min_condition_faces`` faces of that condition, one clip's 12
-    frames): a bin that gains on compressed input but loses on lossless input is left to bicubic, because
-    "never below bicubic" holds per input, not on average. A loss within ``tolerance_db`` (the spread of one
-    clip's 12 frames) does not count. The run that holds the most faces wins; a size with no faces measured does
-    not break a run (no evidence either way), a losing bin does. None where no bin wins."""
+    frames), nor on any one clip of a condition (as many faces of that clip): a bin that gains on compressed
+    input but loses on lossless input, or gains on average but loses on one clip, is left to bicubic, because
+    "never below bicubic" holds per input and per clip, not on average. A loss within ``tolerance_db`` (the
+    spread of one clip's 12 frames) does not count. The run that holds the most faces wins; a size with no faces
+    measured does not break a run (no evidence either way), a losing bin does. None where no bin wins."""
     measured = [r for r in rows if r["faces"] >= min_faces]
     runs: list[list[dict]] = [[]]
     for r in measured:
-        conds = [c["gain_db"] for c in r.get("conditions", {}).values() if c["faces"] >= min_condition_faces]
+        counted = [c for c in r.get("conditions", {}).values() if c["faces"] >= min_condition_faces]
+        conds = [c["gain_db"] for c in counted]
+        # And per clip within a condition (a clip's 12 frames): a mean over clips can hide one that loses.
+        conds += [clip["gain_db"] for c in counted for clip in c.get("clips", {}).values()
+                  if clip["faces"] >= min_condition_faces]  # fmt: skip
         if r["gain_db"] > 0 and all(g > -tolerance_db for g in conds):
             runs[-1].append(r)
         elif runs[-1]:

@@ -36,3 +36,13 @@ def test_sparse_conditions_do_not_decide_and_no_winner_gives_none() -> None:
     rows[1]["conditions"]["x8 33"] = {"faces": 12, "gain_db": -0.11}  # one clip, a real loss
     assert real_video.serving_range(rows) == (32, 48)
     assert real_video.serving_range([_row(32, 48, x8_lossless=-0.1)]) is None
+
+
+def test_a_size_that_loses_on_one_clip_is_left_to_bicubic() -> None:
+    """A bin can gain on average over clips while one clip, with a full clip's faces there, loses: left out."""
+    rows = [_row(32, 48, x4_lossless=0.9, x4_23=0.3), _row(96, 112, x4_lossless=0.3, x4_23=0.02)]
+    rows[1]["conditions"]["x4 23"]["clips"] = {"a": {"faces": 12, "gain_db": 0.1}, "b": {"faces": 12, "gain_db": -0.17},
+                                               "c": {"faces": 4, "gain_db": -0.5}}  # fmt: skip
+    assert real_video.serving_range(rows) == (32, 48)
+    rows[1]["conditions"]["x4 23"]["clips"]["b"]["gain_db"] = -0.03  # within one clip's spread
+    assert real_video.serving_range(rows) == (32, 112)  # and clip c has too few faces to count
