@@ -346,6 +346,11 @@ def _enhance_stream(
 _IMAGE_CODECS = {".png": "png", ".bmp": "bmp", ".tif": "tiff", ".tiff": "tiff", ".ppm": "ppm", ".pgm": "pgm"}
 
 
+def _image_codec(path: Path) -> str:
+    suffix = path.suffix.lower()
+    return _IMAGE_CODECS.get(suffix, suffix.lstrip("."))
+
+
 def _enhance_images(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dict[str, Any]:
     import cv2
 
@@ -362,7 +367,7 @@ def _enhance_images(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dic
         from .pipelines.types import IMAGE_EXTS
 
         raise InputError(f"{dst}: an image input needs an image output ({', '.join(sorted(IMAGE_EXTS))})")
-    runner = build_runner(dataclasses.replace(opts, detect_every=1))
+    runner = build_runner(dataclasses.replace(opts, detect_every=1), _image_codec(files[0]))
     # A still has no history: every detection is a face at once.
     runner.config = dataclasses.replace(runner.config, tracker=TrackerConfig(min_hits=1))
     written = 0
@@ -374,7 +379,7 @@ def _enhance_images(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dic
         check_output_size(image.shape[1], image.shape[0], opts.scale)
         runner.tracker = type(runner.tracker)(runner.config.tracker)
         if opts.consistency is None:  # a folder may mix PNG and JPEG: the share follows each file's format
-            share = auto_consistency(_IMAGE_CODECS.get(path.suffix.lower(), path.suffix.lower().lstrip(".")))
+            share = auto_consistency(_image_codec(path))
             runner.config = dataclasses.replace(
                 runner.config, blend=dataclasses.replace(runner.config.blend, consistency=share)
             )
