@@ -237,27 +237,31 @@ def summarise(records: list[dict], methods: list[str], frames: int | None = None
     return table
 
 
-def by_size(records: list[dict]) -> list[dict]:
-    """vidfsr's PSNR gain over bicubic per native crop size (input px), over every scale and codec, and per
-    condition (``x8 lossless``, ...): a size may win on compressed input and lose on clean input."""
+def face_gains(records: list[dict]) -> dict[tuple, tuple[float, float]]:
+    """vidfsr's PSNR gain over bicubic and the native crop side, per (clip, scale, codec, frame, face)."""
     pairs: dict[tuple, dict[str, float]] = {}
     for r in records:
         key = (r["clip"], r["scale"], r["codec"], r["frame"], r["face"])
         pairs.setdefault(key, {})[r["method"]] = r["psnr"]
         pairs[key]["native"] = r["native_crop"]
+    return {k: (p["vidfsr"] - p["bicubic"], p["native"]) for k, p in pairs.items() if "vidfsr" in p and "bicubic" in p}
+
+
+def by_size(records: list[dict]) -> list[dict]:
+    """vidfsr's PSNR gain over bicubic per native crop size (input px), over every scale and codec, per
+    condition (``x8 lossless``, ...): a size may win on compressed input and lose on clean input, and per clip
+    within a condition: "never below bicubic" holds per clip, and one clip's loss can hide in a bin's mean."""
+    gains_by_face = face_gains(records)
     rows = []
-    # The per-clip split: "never below bicubic" holds per clip, and one clip's loss can hide in a bin's mean.
     for lo, hi in itertools.pairwise(SIZE_BINS):
-        inside = {k: p["vidfsr"] - p["bicubic"] for k, p in pairs.items()
-                  if "vidfsr" in p and "bicubic" in p and lo <= p["native"] < hi}  # fmt: skip
+        inside = {k: g for k, (g, native) in gains_by_face.items() if lo <= native < hi}
         if not inside:
             continue
         gains = np.array(list(inside.values()))
-        conditions: dict[str, list[float]] = {}
         clips: dict[str, dict[str, list[float]]] = {}
         for k, g in inside.items():
-            conditions.setdefault(f"x{k[1]} {k[2]}", []).append(g)
             clips.setdefault(f"x{k[1]} {k[2]}", {}).setdefault(k[0], []).append(g)
+        conditions = {c: [g for clip in per.values() for g in clip] for c, per in clips.items()}
         rows.append({"crop_px": [lo, hi], "faces": len(gains), "gain_db": float(gains.mean()),
                      "share_better": float(np.mean(gains > 0)),
                      "conditions": {c: {"faces": len(v), "gain_db": float(np.mean(v)),
@@ -271,13 +275,9 @@ def by_frame(records: list[dict]) -> dict[str, list[float | None]]:
     """vidfsr's PSNR gain over bicubic per frame index, per condition (mean over faces). H.264 codes frame 0 as
     a keyframe and the rest by prediction, so a model that only knows keyframe-like artifacts loses ground
     frame by frame on compressed input while its gain on lossless input stays flat."""
-    pairs: dict[tuple, dict[str, float]] = {}
-    for r in records:
-        pairs.setdefault((r["clip"], r["scale"], r["codec"], r["frame"], r["face"]), {})[r["method"]] = r["psnr"]
     gains: dict[str, dict[int, list[float]]] = {}
-    for (_, scale, codec, frame, _), p in pairs.items():
-        if "vidfsr" in p and "bicubic" in p:
-            gains.setdefault(f"x{scale} {codec}", {}).setdefault(frame, []).append(p["vidfsr"] - p["bicubic"])
+    for (_, scale, codec, frame, _), (g, _native) in face_gains(records).items():
+        gains.setdefault(f"x{scale} {codec}", {}).setdefault(frame, []).append(g)
     return {c: [float(np.mean(g[t])) if t in g else None for t in range(max(g) + 1)] for c, g in sorted(gains.items())}
 
 
