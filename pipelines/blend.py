@@ -14,6 +14,12 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+# Codecs and still formats that store pixels exactly: no blocking to copy back, so the full step pays.
+LOSSLESS_CODECS = frozenset({"ffv1", "rawvideo", "png", "apng", "bmp", "tiff", "ppm", "pgm", "huffyuv", "ffvhuff",
+                             "utvideo", "magicyuv", "qtrle", "zlib", "v210", "v410"})  # fmt: skip
+LOSSLESS_CONSISTENCY = 1.0
+LOSSY_CONSISTENCY = 0.75
+
 
 @dataclass(frozen=True)
 class BlendConfig:
@@ -31,14 +37,7 @@ class BlendConfig:
     strength: float = 1.0
     mask: str = "ellipse"
     colour_sigma: float = 0.08
-    consistency: float = 0.75
-
-
-# Codecs and still formats that store pixels exactly: no blocking to copy back, so the full step pays.
-LOSSLESS_CODECS = frozenset({"ffv1", "rawvideo", "png", "apng", "bmp", "tiff", "ppm", "pgm", "huffyuv", "ffvhuff",
-                             "utvideo", "magicyuv", "qtrle", "zlib", "v210", "v410"})  # fmt: skip
-LOSSLESS_CONSISTENCY = 1.0
-LOSSY_CONSISTENCY = 0.75
+    consistency: float = LOSSY_CONSISTENCY
 
 
 def auto_consistency(codec: str | None) -> float:
