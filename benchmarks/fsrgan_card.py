@@ -28,16 +28,49 @@ from vidfsr.models.io import load_model, read_metadata
 from vidfsr.shared import shared_dir
 
 
-def evaluate(data: EvalSet, models: dict, analyser: FaceAnalyser) -> tuple[dict[str, dict], dict[str, np.ndarray]]:
-    rows, outputs = {}, {"bicubic": data.baseline}
+def back_projected(sr: np.ndarray, lr_up: np.ndarray, side: int) -> np.ndarray:
+    """``sr`` after one full back-projection step against its input, as ``pipelines.blend.back_project`` does
+    for a lossless source (every model's output passes through it in ``vidfsr enhance``).
+
+    The official LR files are stored upsampled (MATLAB bicubic), so the step compares in that domain: the SR face
+    shrunk to ``side`` (area) and brought back with cubic, against the stored input. Shrinking the stored input
+    instead would blur the evidence (cubic up then area down is a low-pass) and cost ~0.1 dB.
+    """
+    out = sr.astype(np.float32)
+    for i, y in enumerate(out):
+        down = cv2.resize(y, (side, side), interpolation=cv2.INTER_AREA)
+        out[i] += lr_up[i, ..., :3].astype(np.float32) - cv2.resize(
+            down, y.shape[:2][::-1], interpolation=cv2.INTER_CUBIC
+        )
+    return np.clip(out, 0, 255).round().astype(np.uint8)
+
+
+def evaluate(
+    data: EvalSet, models: dict, analyser: FaceAnalyser, bp_side: int = 0
+) -> tuple[dict[str, dict], dict[str, np.ndarray], dict[str, dict[str, np.ndarray]]]:
+    """Rows of mean metrics, the outputs, and per-face metrics (for paired differences)."""
+    rows, outputs, per_face = {}, {"bicubic": data.baseline}, {}
     for name, model in models.items():
         outputs[name] = super_resolve(model, data.lr_up, 16)[0]
+    if bp_side:
+        for name in list(models):
+            outputs[f"{name} + back-projection"] = back_projected(outputs[name], data.lr_up, bp_side)
     for name, sr in outputs.items():
         psnr, ssim = score(sr, data.hr)
         nrmse, ident = face_metrics(analyser, sr, data.hr)
+        per_face[name] = {"psnr": psnr, "nrmse": nrmse, "identity": ident}
         rows[name] = {"psnr": float(psnr.mean()), "ssim": float(ssim.mean()), "nrmse": float(nrmse.mean()),
                       "identity": float(ident.mean()), "faces": len(sr)}  # fmt: skip
-    return rows, outputs
+    return rows, outputs, per_face
+
+
+def paired(per_face: dict[str, dict[str, np.ndarray]], a: str, b: str) -> dict[str, list[float]]:
+    """Mean per-face difference ``a - b`` of each metric and its standard error: is a gap more than noise?"""
+    out = {}
+    for key in ("psnr", "nrmse", "identity"):
+        d = per_face[a][key] - per_face[b][key]
+        out[key] = [float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))]
+    return out
 
 
 def curves(run: Path, out: Path) -> None:
@@ -95,6 +128,11 @@ def main() -> None:
     ap.add_argument("--command", required=True)
     ap.add_argument("--notes", default="", help="markdown appended to the card (what was tried, what it showed)")
     ap.add_argument("--out", default="", help="results JSON (default: benchmarks/results/NAME.json)")
+    ap.add_argument(
+        "--no-back-project",
+        action="store_true",
+        help="skip the rows of both models after the pipeline's back-projection (official set)",
+    )
     args = ap.parse_args()
     weights = Path(args.weights)
     models = {"FSRNet": load_model(args.fsrnet), "FSRGAN": load_model(weights)}
@@ -106,26 +144,34 @@ def main() -> None:
     }
     if Path(args.video_faces).is_dir():
         sets["faces from the shared clips, real-world degradation"] = real_eval_set(args.video_faces, args.limit)
-    results, shown = {}, []
+    results, shown, gaps = {}, [], {}
     for title, data in sets.items():
-        rows, outputs = evaluate(data, models, analyser)
+        official = "official" in title
+        rows, outputs, per_face = evaluate(data, models, analyser, 16 if official and not args.no_back_project else 0)
         results[title] = rows
-        if "official" not in title:
+        gaps[title] = {"FSRGAN - FSRNet": paired(per_face, "FSRGAN", "FSRNet")}
+        if official and not args.no_back_project:
+            gaps[title]["both back-projected"] = paired(
+                per_face, "FSRGAN + back-projection", "FSRNet + back-projection"
+            )
+        if not official:
             shown.append((data, outputs))
-        print(title, json.dumps(rows), flush=True)
+        print(title, json.dumps(rows), json.dumps(gaps[title]), flush=True)
     stem = weights.with_suffix("")
     curves(Path(args.run), Path(f"{stem}_curve.png"))
     sheet(shown, ["bicubic", "FSRNet", "FSRGAN"], Path(f"{stem}_sheet.png"))
     meta = read_metadata(weights)
     training = json.loads(meta.get("training", "{}"))
+    losses = training.get("losses", {})
     lines = [
         f"# {stem.name}", "",
         f"FSRGAN (conditional discriminator on [SR or HR, LR input], perceptual term) fine-tuned from `{args.fsrnet}`",
         "on the real-world degradation (`models/realdeg.py`; ranges in the FSRNet card). Hardware: "
         f"{platform.processor() or platform.machine()}, 2 CPU cores.", "",
         f"Training: `{args.command}`; {training.get('steps')} steps, {training.get('images_seen')} images, "
-        f"{training.get('wall_seconds')} s. Losses: coarse + fine + prior MSE (eq. 4, element means) + 1e-3 x "
-        "adversarial BCE + 1e-1 x perceptual. The perceptual term is the MSE between the features of a frozen "
+        f"{training.get('wall_seconds')} s. Losses: coarse + fine + prior MSE (eq. 4, element means) + "
+        f"{losses.get('adv_weight')} x adversarial BCE + {losses.get('perceptual_weight')} x perceptual "
+        f"(`{losses.get('perceptual')}`). The perceptual term is the MSE between the features of a frozen "
         f"FSRNet prior-estimation network (`--perceptual prior:{args.fsrnet}`: its stem, hourglass and joint layer) "
         "of the SR and the HR face: ImageNet VGG-16 (the paper's choice) cannot be downloaded on this machine, "
         "and features trained to find landmarks and face parts measure the face structure FSRGAN is meant to keep.",
@@ -139,10 +185,27 @@ def main() -> None:
         for name, r in rows.items():
             lines.append(f"| {title} ({r['faces']} faces) | {name} | {r['psnr']:.2f} | {r['ssim']:.4f} | "
                          f"{r['nrmse']:.4f} | {r['identity']:.4f} |")  # fmt: skip
+    lines += [
+        "",
+        "Paired per-face differences, mean +- standard error (negative NRMSE and identity: FSRGAN closer "
+        "to the truth):",
+        "",
+        "| set | pair | Y-PSNR (dB) | landmark NRMSE | identity distance |",
+        "|---|---|---|---|---|",
+    ]
+    for title, pairs in gaps.items():
+        for pair, g in pairs.items():
+            lines.append(
+                f"| {title} | {pair} | "
+                + " | ".join(f"{g[k][0]:+.4f} +- {g[k][1]:.4f}" for k in ("psnr", "nrmse", "identity"))
+                + " |"
+            )
     lines += ["", *([args.notes, ""] if args.notes else [])]
     lines += [f"![curves]({stem.name}_curve.png)", "", f"![sheet]({stem.name}_sheet.png)", ""]
     Path(f"{stem}.md").write_text("\n".join(lines))
-    Path(args.out or f"benchmarks/results/{stem.name}.json").write_text(json.dumps(results, indent=1))
+    Path(args.out or f"benchmarks/results/{stem.name}.json").write_text(
+        json.dumps({"rows": results, "paired": gaps}, indent=1)
+    )
 
 
 if __name__ == "__main__":
