@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 
 from vidfsr.shared import shared_dir
@@ -40,6 +42,12 @@ def shared() -> Path:
 @pytest.fixture(scope="session")
 def celeba1000(shared: Path) -> Path:
     return shared / "data/faces/test/celeba1000"
+
+
+@pytest.fixture(scope="module")
+def face_images(shared: Path) -> list[np.ndarray]:
+    """The first four official test faces (BGR, 128 px): real faces for clips and stills."""
+    return [cv2.imread(str(p)) for p in sorted((shared / "data/faces/test/celeba1000/HR").glob("*.jpg"))[:4]]
 
 
 @pytest.fixture

@@ -42,11 +42,6 @@ def tiny_weights(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
     return paths
 
 
-@pytest.fixture(scope="module")
-def face_images(shared: Path) -> list[np.ndarray]:
-    return [cv2.imread(str(p)) for p in sorted((shared / "data/faces/test/celeba1000/HR").glob("*.jpg"))[:4]]
-
-
 def face_clip_frames(faces: list[np.ndarray], n: int = 12, size: tuple[int, int] = (320, 240)) -> list[np.ndarray]:
     """Frames with two real faces (56 px crops) drifting right; frames 8+ have no face at all."""
     w, h = size

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pytest
 from vidfsr.models.evaluate import load_eval_set, score, super_resolve
@@ -16,11 +15,6 @@ from vidfsr import weights as assets
 from vidfsr.cli import main
 
 from .test_enhance import write_face_clip
-
-
-@pytest.fixture(scope="module")
-def face_images(shared: Path) -> list[np.ndarray]:
-    return [cv2.imread(str(p)) for p in sorted((shared / "data/faces/test/celeba1000/HR").glob("*.jpg"))[:4]]
 
 
 def test_shipped_fsrgan_describes_itself_as_a_gan_fine_tune_of_the_default() -> None:
