@@ -147,10 +147,11 @@ def main() -> None:
     results, shown, gaps = {}, [], {}
     for title, data in sets.items():
         official = "official" in title
-        rows, outputs, per_face = evaluate(data, models, analyser, 16 if official and not args.no_back_project else 0)
+        bp = official and not args.no_back_project  # the official LR files are 16 px faces
+        rows, outputs, per_face = evaluate(data, models, analyser, 16 if bp else 0)
         results[title] = rows
         gaps[title] = {"FSRGAN - FSRNet": paired(per_face, "FSRGAN", "FSRNet")}
-        if official and not args.no_back_project:
+        if bp:
             gaps[title]["both back-projected"] = paired(
                 per_face, "FSRGAN + back-projection", "FSRNet + back-projection"
             )
