@@ -19,6 +19,9 @@ LOSSLESS_CODECS = frozenset({"ffv1", "rawvideo", "png", "apng", "bmp", "tiff", "
                              "utvideo", "magicyuv", "qtrle", "zlib", "v210", "v410"})  # fmt: skip
 LOSSLESS_CONSISTENCY = 1.0
 LOSSY_CONSISTENCY = 0.75
+# The step at the output's resolution (``project_region_inplace``): lossless only (BENCHMARKS.md, session 12).
+LOSSLESS_FRAME_CONSISTENCY = 1.0
+LOSSY_FRAME_CONSISTENCY = 0.0
 
 
 @dataclass(frozen=True)
@@ -32,12 +35,16 @@ class BlendConfig:
         0.75 by measurement for compressed input: 1.0 gained most on lossless faces, 0.5 on starved streams
         (CRF 33), whose blocking the full step copies back; 0.75 was the only share with no clip below bicubic
         on H.264 input (BENCHMARKS.md). The API picks 1.0 for lossless sources (``auto_consistency``).
+    frame_consistency: share of the second back-projection step, at the output's resolution over each face's
+        region (``project_region_inplace``), for enhanced faces and for faces left to the resize alike; 0 off.
+        The API picks 1.0 for lossless sources and 0 otherwise (``auto_frame_consistency``).
     """
 
     strength: float = 1.0
     mask: str = "ellipse"
     colour_sigma: float = 0.08
     consistency: float = LOSSY_CONSISTENCY
+    frame_consistency: float = LOSSY_FRAME_CONSISTENCY
 
 
 def auto_consistency(codec: str | None) -> float:
@@ -50,6 +57,16 @@ def auto_consistency(codec: str | None) -> float:
     H.264. Unknown sources (in-memory frames, cameras) count as compressed, the safe side.
     """
     return LOSSLESS_CONSISTENCY if (codec or "").lower() in LOSSLESS_CODECS else LOSSY_CONSISTENCY
+
+
+def auto_frame_consistency(codec: str | None) -> float:
+    """The share of the output-resolution step (``project_region_inplace``) for a source coded with ``codec``.
+
+    Measured on the real-video benchmark at 8x (BENCHMARKS.md, session 12): on lossless input the full step adds
+    +0.07 dB in the face boxes on top of the crop-level step; on H.264 (CRF 28) it loses 0.13 dB at 1.0 and 0.05
+    at 0.5 (the residual there is the blocking), so compressed and unknown sources get none.
+    """
+    return LOSSLESS_FRAME_CONSISTENCY if (codec or "").lower() in LOSSLESS_CODECS else LOSSY_FRAME_CONSISTENCY
 
 
 def back_project(face: np.ndarray, frame: np.ndarray, crop_xyxy: np.ndarray, strength: float = 1.0) -> np.ndarray:
@@ -74,6 +91,47 @@ def back_project(face: np.ndarray, frame: np.ndarray, crop_xyxy: np.ndarray, str
     down = cv2.resize(out, (n, n), interpolation=cv2.INTER_AREA)
     out += strength * cv2.resize(native - down, (size, size), interpolation=cv2.INTER_CUBIC)
     return np.clip(out, 0, 255).round().astype(np.uint8)
+
+
+def project_region_inplace(canvas: np.ndarray, frame: np.ndarray, crop_xyxy: np.ndarray, strength: float = 1.0) -> None:
+    """One back-projection step at the output's own resolution over a face's region of ``canvas``, in place.
+
+    ``back_project`` makes the 128 px face agree with the input, but the output frame shows that face resized
+    to its box and blended over the bicubic frame, and neither step keeps the agreement: shrunk back to the
+    input's pixels, the face region of the output still differs from what the frame holds (so does a plain
+    bicubic upscale). On lossless input those pixels are the truth, so the difference is put back here, where
+    the viewer sees it: the region is area-shrunk to the input grid, the residual resized back with cubic and
+    added through the face's feathered ellipse (the background outside it stays bicubic). Measured on the
+    real-video benchmark at 8x lossless: +0.09 dB in the face boxes (BENCHMARKS.md, session 12); on H.264 the
+    residual is the blocking, so the API runs it for lossless sources only (``auto_frame_consistency``).
+    """
+    if strength <= 0:
+        return
+    h, w = frame.shape[:2]
+    oh, ow = canvas.shape[:2]
+    fx, fy = ow / w, oh / h
+    if fx <= 1 and fy <= 1:
+        return
+    ix0, iy0 = max(int(np.floor(crop_xyxy[0])), 0), max(int(np.floor(crop_xyxy[1])), 0)
+    ix1, iy1 = min(int(np.ceil(crop_xyxy[2])), w), min(int(np.ceil(crop_xyxy[3])), h)
+    if ix1 - ix0 < 2 or iy1 - iy0 < 2:
+        return
+    # The output region that covers exactly these input pixels: the area shrink then averages each pixel's cell.
+    ox0, oy0, ox1, oy1 = round(ix0 * fx), round(iy0 * fy), round(ix1 * fx), round(iy1 * fy)
+    region = canvas[oy0:oy1, ox0:ox1]
+    out = region.astype(np.float32)
+    down = cv2.resize(out, (ix1 - ix0, iy1 - iy0), interpolation=cv2.INTER_AREA)
+    residual = frame[iy0:iy1, ix0:ix1].astype(np.float32) - down
+    up = cv2.resize(residual, (ox1 - ox0, oy1 - oy0), interpolation=cv2.INTER_CUBIC)
+    # The same ellipse the paste uses, placed as ``paste_inplace`` places it (a square box, its width's scale).
+    box_w = float(crop_xyxy[2] - crop_xyxy[0]) * fx
+    size = max(round(box_w), 1)
+    mask = ellipse_mask(size)
+    k = size / max(box_w, 1.0)
+    matrix = np.float32([[k, 0, (ox0 - crop_xyxy[0] * fx) * k], [0, k, (oy0 - crop_xyxy[1] * fy) * k]])
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    mask = cv2.warpAffine(mask, matrix, (ox1 - ox0, oy1 - oy0), flags=flags, borderValue=0)
+    region[:] = np.clip(out + (strength * mask)[..., None] * up, 0, 255).round().astype(np.uint8)
 
 
 @lru_cache(maxsize=16)

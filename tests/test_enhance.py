@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from vidfsr.models.io import save_weights
 from vidfsr.models.registry import create_model
-from vidfsr.pipelines.blend import BlendConfig, back_project, paste_inplace
+from vidfsr.pipelines.blend import BlendConfig, back_project, paste_inplace, project_region_inplace
 from vidfsr.pipelines.crops import FaceBatch, ModelRange, choose_model, make_batch
 from vidfsr.pipelines.detect import YuNetDetector
 from vidfsr.pipelines.enhance import Enhancer
@@ -204,6 +204,41 @@ def test_back_projection_makes_the_face_agree_with_the_input(face_images: list[n
     assert back_project(soft, frame, box, 0.0) is soft
     big = np.array([0.0, 0.0, 130.0, 130.0])  # a crop at least as large as the output: nothing to correct
     assert back_project(soft, np.zeros((140, 140, 3), np.uint8), big, 1.0) is soft
+
+
+def test_frame_step_brings_the_upscaled_face_closer_to_the_truth(face_images: list[np.ndarray]) -> None:
+    """The output-resolution step over a face's region of a bicubic 4x upscale (lossless input): shrunk back, the
+    region matches the input better, it is nearer the true face than bicubic, and nothing outside the crop box
+    changes."""
+    from vidfsr.models.metrics import psnr_y
+
+    truth = np.full((256, 320, 3), 100, np.uint8)
+    truth[64:192, 96:224] = face_images[1]
+    small = cv2.resize(truth, (80, 64), interpolation=cv2.INTER_AREA)
+    canvas = cv2.resize(small, (320, 256), interpolation=cv2.INTER_CUBIC)
+    before = canvas.copy()
+    crop = np.array([22.0, 14.0, 58.0, 50.0])  # input pixels: the face's 32 px and some margin
+    project_region_inplace(canvas, small, crop, 1.0)
+
+    face = (slice(72, 184), slice(104, 216))  # the face, inside the ellipse
+
+    def face_psnr(img: np.ndarray) -> float:
+        return psnr_y(img[face][..., ::-1], truth[face][..., ::-1])
+
+    gain = face_psnr(canvas) - face_psnr(before)
+    assert gain > 0.3, gain
+
+    def mismatch(img: np.ndarray) -> float:
+        down = cv2.resize(img.astype(np.float32), (80, 64), interpolation=cv2.INTER_AREA)
+        return float(np.abs(down[20:44, 28:52] - small[20:44, 28:52]).mean())
+
+    assert mismatch(canvas) < mismatch(before) / 2
+    changed = np.any(canvas != before, axis=2)
+    assert changed[face].any() and not changed[: 14 * 4].any() and not changed[:, 58 * 4 :].any()
+    untouched = before.copy()
+    project_region_inplace(untouched, small, crop, 0.0)
+    project_region_inplace(untouched, cv2.resize(small, (320, 256)), crop, 1.0)  # no upscale: nothing to do
+    assert np.array_equal(untouched, before)
 
 
 def test_paste_is_region_only_and_colour_matched() -> None:
@@ -478,34 +513,58 @@ def test_back_projection_share_follows_the_source(
     tiny_weights: list[str], face_images: list[np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The full step on lossless sources (ffv1 video, PNG stills), 0.75 on compressed ones (H.264, JPEG) and on
-    unknown ones; an explicit ``consistency`` wins. Checked where the share is used: the blend stage's calls."""
+    unknown ones; the output-resolution step at 1.0 on lossless sources only, for enhanced faces and for faces
+    left to the resize alike; explicit shares win. Checked where the shares are used: the blend stage's calls."""
     from vidfsr.pipelines import runner as runner_module
-    from vidfsr.pipelines.blend import auto_consistency
+    from vidfsr.pipelines.blend import auto_consistency, auto_frame_consistency
 
     assert auto_consistency("ffv1") == auto_consistency("png") == 1.0
     assert auto_consistency("h264") == auto_consistency("hevc") == auto_consistency(None) == 0.75
+    assert auto_frame_consistency("ffv1") == auto_frame_consistency("png") == 1.0
+    assert auto_frame_consistency("h264") == auto_frame_consistency("mjpeg") == auto_frame_consistency(None) == 0.0
     seen: list[float] = []
+    frame_steps: list[float] = []
 
     def recording(face, frame, crop_xyxy, strength=1.0):
         seen.append(strength)
         return back_project(face, frame, crop_xyxy, strength)
 
+    def recording_frame_step(canvas, frame, crop_xyxy, strength=1.0):
+        frame_steps.append(strength)
+        project_region_inplace(canvas, frame, crop_xyxy, strength)
+
     monkeypatch.setattr(runner_module, "back_project", recording)
+    monkeypatch.setattr(runner_module, "project_region_inplace", recording_frame_step)
     frames = face_clip_frames(face_images, 4)
     model = (tiny_weights[0],)
-    for codec, suffix, share, forced in (("ffv1", ".mkv", 1.0, None), ("libx264", ".mp4", 0.75, None),
-                                         ("ffv1", ".mkv", 0.5, 0.5)):  # fmt: skip
+    for codec, suffix, share, forced, frame_share, forced_frame in (
+        ("ffv1", ".mkv", 1.0, None, 1.0, None),
+        ("libx264", ".mp4", 0.75, None, None, None),
+        ("ffv1", ".mkv", 0.5, 0.5, 0.3, 0.3),
+        ("libx264", ".mp4", 0.75, None, 0.6, 0.6),
+    ):
         src = make_video(tmp_path / f"in_{codec}{suffix}", frames=4, size=(320, 240), codec=codec, images=frames)
         seen.clear()
+        frame_steps.clear()
         result = vidfsr.enhance_video(src, tmp_path / f"out_{codec}_{share}.mp4", models=model, force=True,
-                                      consistency=forced)  # fmt: skip
+                                      consistency=forced, frame_consistency=forced_frame)  # fmt: skip
         assert result["consistency"] == share and seen and set(seen) == {share}
-    for suffix, share in ((".png", 1.0), (".jpg", 0.75)):
+        assert result["frame_consistency"] == (frame_share or 0.0)
+        assert set(frame_steps) == ({frame_share} if frame_share else set())
+        assert len(frame_steps) == (len(seen) if frame_share else 0)  # one step per enhanced face
+    for suffix, share, frame_share in ((".png", 1.0, 1.0), (".jpg", 0.75, None)):
         still = tmp_path / f"face{suffix}"
         cv2.imwrite(str(still), frames[0])
         seen.clear()
+        frame_steps.clear()
         vidfsr.enhance_video(still, tmp_path / f"out{suffix}", models=model, force=True)
         assert seen and set(seen) == {share}
+        assert set(frame_steps) == ({frame_share} if frame_share else set())
+    # Faces outside the model's range are resized like the frame, and on a lossless source get the step too.
+    seen.clear()
+    frame_steps.clear()
+    vidfsr.enhance_video(tmp_path / "face.png", tmp_path / "passed.png", models=model)
+    assert not seen and frame_steps == [1.0, 1.0]  # the two faces of the frame, no model call
 
 
 def test_enhance_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -516,6 +575,8 @@ def test_enhance_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(["enhance", str(bad), str(tmp_path / "o.mp4"), "--model", "nope.safetensors"]) == 2
     assert main(["enhance", str(bad), str(tmp_path / "o.mp4"), "--consistency", "1.5"]) == 2
     assert "consistency must be in [0, 1]" in capsys.readouterr().err
+    assert main(["enhance", str(bad), str(tmp_path / "o.mp4"), "--frame-consistency", "-1"]) == 2
+    assert "frame_consistency must be in [0, 1]" in capsys.readouterr().err
 
 
 def test_frame_enhancer_api(tiny_weights: list[str], face_images: list[np.ndarray]) -> None:

@@ -15,10 +15,13 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import from_dict, resolve_device
 from .errors import AssetNotFoundError, ConfigError, InputError, InputNotFoundError
+
+if TYPE_CHECKING:
+    from .pipelines.blend import BlendConfig
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +54,9 @@ class EnhanceOptions:
         consistency: share of the back-projection step that makes each face agree with the input frame's
             pixels (0 off); None: chosen by the source's codec, 1.0 for lossless sources and 0.75 for
             compressed or unknown ones (measured, ``pipelines.blend.auto_consistency``).
+        frame_consistency: share of the second back-projection step, at the output's resolution over each
+            face's region, enhanced or not (0 off); None: 1.0 for lossless sources and 0 for compressed or
+            unknown ones (measured, ``pipelines.blend.auto_frame_consistency``).
         codec, crf, preset, pix_fmt: encoder settings.
         compare: also write a side-by-side input | output video here.
         save_faces: write each track's best enhanced face and a JSON report of tracks here.
@@ -72,6 +78,7 @@ class EnhanceOptions:
     force: bool = False
     temporal: float = 0.5
     consistency: float | None = None
+    frame_consistency: float | None = None
     codec: str = "libx264"
     crf: int = 18
     preset: str = "medium"
@@ -96,9 +103,9 @@ class EnhanceOptions:
             raise ConfigError(f"backend must be auto, torch, onnx or compile, got {opts.backend!r}")
         if opts.mask not in ("ellipse", "parsing"):
             raise ConfigError(f"mask must be 'ellipse' or 'parsing', got {opts.mask!r}")
-        consistency_ok = opts.consistency is None or 0 <= opts.consistency <= 1
+        consistency_ok = all(c is None or 0 <= c <= 1 for c in (opts.consistency, opts.frame_consistency))
         if not 0 <= opts.blend <= 1 or not 0 <= opts.temporal < 1 or not consistency_ok:
-            raise ConfigError("blend and consistency must be in [0, 1] and temporal in [0, 1)")
+            raise ConfigError("blend, consistency and frame_consistency must be in [0, 1] and temporal in [0, 1)")
         return opts
 
 
@@ -167,21 +174,30 @@ def resolve_backend(backend: str, device_type: str, precision: str) -> str:
     return "torch"
 
 
+def blend_config(opts: EnhanceOptions, source_codec: str | None) -> BlendConfig:
+    """The blend settings for a source coded with ``source_codec``: the back-projection shares follow the codec
+    (its pixels are the truth only when lossless) unless the options set them."""
+    from .pipelines.blend import BlendConfig, auto_consistency, auto_frame_consistency
+
+    consistency = auto_consistency(source_codec) if opts.consistency is None else opts.consistency
+    frame = auto_frame_consistency(source_codec) if opts.frame_consistency is None else opts.frame_consistency
+    logger.info(
+        "back-projection shares %g (crop), %g (frame) (%s)",
+        consistency,
+        frame,
+        f"source codec {source_codec or 'unknown'}" if opts.consistency is None else "options",
+    )
+    return BlendConfig(strength=opts.blend, mask=opts.mask, consistency=consistency, frame_consistency=frame)
+
+
 def build_runner(opts: EnhanceOptions, source_codec: str | None = None):
     """Detector, enhancer and runner for these options (the heavy imports happen here). ``source_codec``: the
-    input's codec (``VideoInfo.codec``, or an image format), which sets the back-projection share when
-    ``opts.consistency`` is None."""
-    from .pipelines.blend import BlendConfig, auto_consistency
+    input's codec (``VideoInfo.codec``, or an image format), which sets the back-projection shares the options
+    leave unset."""
     from .pipelines.detect import DetectorConfig, create_detector
     from .pipelines.enhance import Enhancer, EnhancerConfig
     from .pipelines.runner import ACCELERATOR_THREADS, DEFAULT_THREADS, RunConfig, Runner, parse_threads
 
-    consistency = auto_consistency(source_codec) if opts.consistency is None else opts.consistency
-    logger.info(
-        "back-projection share %g (%s)",
-        consistency,
-        "--consistency" if opts.consistency is not None else f"source codec {source_codec or 'unknown'}",
-    )
     device = resolve_device(opts.device)
     stages = opts.stages or (ACCELERATOR_THREADS if device.type == "cuda" else DEFAULT_THREADS)
     parse_threads(stages)  # a bad grouping fails before the models load
@@ -199,7 +215,7 @@ def build_runner(opts: EnhanceOptions, source_codec: str | None = None):
         force=opts.force,
         batch_size=max(opts.batch_size, 8),
         temporal=opts.temporal,
-        blend=BlendConfig(strength=opts.blend, mask=opts.mask, consistency=consistency),
+        blend=blend_config(opts, source_codec),
         keep_best=bool(opts.save_faces),
         threads=stages,
     )
@@ -329,6 +345,7 @@ def _enhance_stream(
             outputs = [sink.close(complete=complete) for sink in sinks]
         result = summary.as_dict()
         result["consistency"] = runner.config.blend.consistency
+        result["frame_consistency"] = runner.config.blend.frame_consistency
         if stopped:
             result["stopped"] = True
         result["corrupt_packets"] = source.corrupt_packets
@@ -354,7 +371,6 @@ def _image_codec(path: Path) -> str:
 def _enhance_images(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dict[str, Any]:
     import cv2
 
-    from .pipelines.blend import auto_consistency
     from .pipelines.track import TrackerConfig
     from .pipelines.types import Frame
 
@@ -378,11 +394,8 @@ def _enhance_images(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dic
             continue
         check_output_size(image.shape[1], image.shape[0], opts.scale)
         runner.tracker = type(runner.tracker)(runner.config.tracker)
-        if opts.consistency is None:  # a folder may mix PNG and JPEG: the share follows each file's format
-            share = auto_consistency(_image_codec(path))
-            runner.config = dataclasses.replace(
-                runner.config, blend=dataclasses.replace(runner.config.blend, consistency=share)
-            )
+        # A folder may mix PNG and JPEG: the shares follow each file's format.
+        runner.config = dataclasses.replace(runner.config, blend=blend_config(opts, _image_codec(path)))
         out_path = dst / path.relative_to(src) if src.is_dir() else dst
         out_path.parent.mkdir(parents=True, exist_ok=True)
         result: list = []

@@ -52,6 +52,13 @@ def add(sub: argparse._SubParsersAction) -> None:
         help="back-projection share: each face made to agree with the input's pixels (0 off; default by source, "
         "measured: 1.0 for lossless codecs and PNG/BMP/TIFF, 0.75 for compressed video, JPEG and cameras)",
     )
+    p.add_argument(
+        "--frame-consistency",
+        type=float,
+        default=None,
+        help="second back-projection step at the output's resolution over each face's region (0 off; default by "
+        "source, measured: 1.0 for lossless codecs and PNG/BMP/TIFF, 0 for compressed video, JPEG and cameras)",
+    )
     p.add_argument("--codec", default="libx264")
     p.add_argument("--crf", type=int, default=18)
     p.add_argument("--preset", default="medium")
@@ -91,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         "backend": args.backend,
         "batch_size": args.batch_size, "detect_every": args.detect_every, "detector": args.detector,
         "blend": args.blend, "mask": args.mask, "force": args.force, "temporal": args.temporal,
-        "consistency": args.consistency,
+        "consistency": args.consistency, "frame_consistency": args.frame_consistency,
         "codec": args.codec, "crf": args.crf, "preset": args.preset, "pix_fmt": args.pix_fmt,
         "compare": args.compare, "save_faces": args.save_faces, "min_face": args.min_face,
         "max_faces": args.max_faces, "stages": args.stages,
