@@ -110,6 +110,8 @@ class RealDegradationConfig:
         object.__setattr__(self, "crf", tuple(int(v) for v in self.crf))
         if len(self.lr_sides) != 2 or not 4 <= self.lr_sides[0] <= self.lr_sides[1] <= MODEL_SIZE:
             raise ConfigError(f"lr_sides must be two sides 4 <= lo <= hi <= {MODEL_SIZE}, got {self.lr_sides}")
+        if not 0 <= self.noise_prob <= 1 or not 0 <= self.jpeg_prob <= 1:
+            raise ConfigError(f"noise_prob and jpeg_prob are shares in [0, 1], got {self.noise_prob}, {self.jpeg_prob}")
         if not 0 <= self.h264_prob <= 1 - self.jpeg_prob:
             raise ConfigError(f"h264_prob must be in [0, {1 - self.jpeg_prob:g}] (the other {self.jpeg_prob:.0%} of "
                               f"faces get JPEG), got {self.h264_prob}")  # fmt: skip

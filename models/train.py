@@ -98,6 +98,8 @@ class TrainConfig:
         real_h264_frames, real_h264_files: the length range of the clip each compressed batch is coded in (the
             faces deep in it, predicted from moving references as in a stream; (2, 2): the first models' two-frame
             clip) and the share of those clips coded as files (B-frames) rather than as cameras stream.
+        real_noise, real_jpeg: the real degradation's shares of faces with sensor noise and with JPEG; set both
+            and ``real_h264`` to 0 for a model of lossless sources (only the downscaling kernels and blur left).
         loss: ``mean`` (every term averaged over its elements; the shipped lite weights) or ``paper`` (eq. 4
             literally: squared norms summed per image, halved, averaged over the batch).
         prefetch: batches assembled ahead in a thread (the degradation's OpenCV/x264 work releases the GIL, so
@@ -142,6 +144,8 @@ class TrainConfig:
     burst_motion: str = "walk"
     real_h264_frames: tuple[int, int] = (2, 2)
     real_h264_files: float = 0.0
+    real_noise: float = 0.15
+    real_jpeg: float = 0.15
     prefetch: int = 2
     loss: str = "mean"
 
@@ -159,7 +163,8 @@ class TrainConfig:
             real_degradation_config(self)  # the degradation's own checks, once
         except ConfigError as exc:
             names = {"lr_sides": "real_sides", "h264_prob": "real_h264", "crf": "real_crf",
-                     "h264_frames": "real_h264_frames", "h264_file_share": "real_h264_files"}  # fmt: skip
+                     "h264_frames": "real_h264_frames", "h264_file_share": "real_h264_files",
+                     "noise_prob": "real_noise", "jpeg_prob": "real_jpeg"}  # fmt: skip
             message = str(exc)
             for field_name, option in names.items():
                 message = message.replace(field_name, option)
@@ -177,10 +182,11 @@ class TrainConfig:
 
 
 def real_degradation_config(cfg: TrainConfig) -> RealDegradationConfig:
-    """The run's ``RealDegradationConfig``: the defaults with the run's LR sides and H.264 share and CRFs."""
+    """The run's ``RealDegradationConfig``: the defaults with the run's LR sides, shares and CRFs."""
     return RealDegradationConfig(lr_sides=cfg.real_sides, h264_prob=cfg.real_h264, crf=cfg.real_crf,
                                  burst_motion=cfg.burst_motion, h264_frames=cfg.real_h264_frames,
-                                 h264_file_share=cfg.real_h264_files)  # fmt: skip
+                                 h264_file_share=cfg.real_h264_files, noise_prob=cfg.real_noise,
+                                 jpeg_prob=cfg.real_jpeg)  # fmt: skip
 
 
 def autocast_dtype(precision: str) -> torch.dtype | None:

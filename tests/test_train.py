@@ -130,6 +130,28 @@ def test_stream_clips_reach_the_degradation_and_the_metadata(prepared: Path, tmp
         _cfg(prepared, tmp_path / "x", real_h264_files=2.0)
 
 
+def test_a_lossless_source_model_sees_no_noise_or_compression(prepared: Path, tmp_path: Path) -> None:
+    """``real_noise``, ``real_jpeg`` and ``real_h264`` at 0: the faces drawn are only downscaled (and blurred),
+    and the weights say so."""
+    import numpy as np
+    from vidfsr.models.realdeg import RealDegradation
+    from vidfsr.models.train import real_degradation_config
+
+    cfg = _cfg(prepared, tmp_path / "w", steps=2, degradation="real", model="fsrnet_lite_real", real_h264=0.0,
+               real_noise=0.0, real_jpeg=0.0)  # fmt: skip
+    deg = RealDegradation(real_degradation_config(cfg), seed=3)
+    hr = np.random.default_rng(0).integers(0, 256, (64, 128, 128, 3), dtype=np.uint8)
+    _, info = deg.degrade_batch(hr)
+    assert {(d.noise, d.compression) for d in info} == {(0.0, "none")}
+    assert len({d.kernel for d in info}) > 1
+    meta = json.loads(read_metadata(train(cfg)["weights"])["degradation"])
+    assert (meta["noise_prob"], meta["jpeg_prob"], meta["h264_prob"]) == (0.0, 0.0, 0.0)
+    with pytest.raises(ConfigError, match="real_noise"):
+        _cfg(prepared, tmp_path / "x", real_noise=1.5)
+    with pytest.raises(ConfigError, match="real_jpeg"):
+        _cfg(prepared, tmp_path / "x", real_jpeg=-0.1)
+
+
 def test_checkpoint_describes_itself(prepared: Path, tmp_path: Path) -> None:
     train(_cfg(prepared, tmp_path / "r", steps=2))
     ckpt = load_checkpoint(tmp_path / "r/last.pt")

@@ -85,6 +85,15 @@ def add(sub: argparse._SubParsersAction) -> None:
         "of as cameras stream (zerolatency)",
     )  # fmt: skip
     p.add_argument(
+        "--real-noise", type=float, default=0.15, metavar="SHARE",
+        help="with --degradation real: share of faces with sensor noise",
+    )  # fmt: skip
+    p.add_argument(
+        "--real-jpeg", type=float, default=0.15, metavar="SHARE",
+        help="with --degradation real: share of faces compressed as JPEG (0 with --real-h264 0 and --real-noise 0: "
+        "a model of lossless sources)",
+    )  # fmt: skip
+    p.add_argument(
         "--burst-motion", choices=["walk", "video"], default="walk",
         help="with bursts (multi-frame models, --stability-weight): walk (a random walk up to 1.2 LR px a frame) "
         "or video (mostly still, some drift, whole-pixel box steps; stiller than real crops move)",
