@@ -127,6 +127,12 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--command", required=True)
     ap.add_argument("--notes", default="", help="markdown appended to the card (what was tried, what it showed)")
+    ap.add_argument(
+        "--notes-file",
+        default="",
+        help="a markdown file appended after --notes: the card's prose, kept in a file so that rerunning this "
+        "script does not drop it (the shipped card's: benchmarks/cards/fsrgan_lite_real.notes.md)",
+    )
     ap.add_argument("--out", default="", help="results JSON (default: benchmarks/results/NAME.json)")
     ap.add_argument(
         "--no-back-project",
@@ -202,6 +208,8 @@ def main() -> None:
                 + " |"
             )
     lines += ["", *([args.notes, ""] if args.notes else [])]
+    if args.notes_file:
+        lines += [Path(args.notes_file).read_text().rstrip(), ""]
     lines += [f"![curves]({stem.name}_curve.png)", "", f"![sheet]({stem.name}_sheet.png)", ""]
     Path(f"{stem}.md").write_text("\n".join(lines))
     Path(args.out or f"benchmarks/results/{stem.name}.json").write_text(
