@@ -149,10 +149,13 @@ def run_vidfsr(
     consistency: float | None = None,
     precision: str | None = None,
     source_codec: str | None = None,
+    frame_consistency: float | None = None,
 ) -> list[np.ndarray]:
     extra: dict = {} if temporal is None else {"temporal": temporal}
     if consistency is not None:
         extra["consistency"] = consistency
+    if frame_consistency is not None:
+        extra["frame_consistency"] = frame_consistency
     if precision is not None:
         extra["precision"] = precision
     runner = build_runner(EnhanceOptions(models=weights, scale=float(scale), force=force, **extra), source_codec)
@@ -311,6 +314,9 @@ def main() -> None:
     ap.add_argument("--force", action="store_true", help="enhance every face regardless of the model's range")
     ap.add_argument("--temporal", type=float, default=None, help="vidfsr's --temporal (default: its default)")
     ap.add_argument("--consistency", type=float, default=None, help="vidfsr's --consistency (default: its default)")
+    ap.add_argument(
+        "--frame-consistency", type=float, default=None, help="vidfsr's --frame-consistency (default: its default)"
+    )
     ap.add_argument("--out", default="benchmarks/results/real_video.json")
     ap.add_argument("--sheet", default="", help="write a contact sheet PNG here")
     ap.add_argument("--write-range", default="", help="write the measured range into these weights")
@@ -360,7 +366,8 @@ def main() -> None:
                 # As vidfsr enhance picks it for a file of this codec: lossless (ffv1, PNG) or H.264.
                 source = "rawvideo" if codec == "lossless" else "h264"
                 outputs["vidfsr"] = run_vidfsr(low, scale, weights, args.force, args.temporal, args.consistency,
-                                               source_codec=source)  # fmt: skip
+                                               source_codec=source,
+                                               frame_consistency=args.frame_consistency)  # fmt: skip
                 recs = measure(outputs, truth, faces, scale, analyser, args.analysis_every)
                 for r in recs:
                     r.update(clip=clip.stem, scale=scale, codec=codec)
