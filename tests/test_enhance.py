@@ -240,9 +240,10 @@ def test_frame_step_brings_the_upscaled_face_closer_to_the_truth(face_images: li
     project_region_inplace(untouched, cv2.resize(small, (320, 256)), crop, 1.0)  # no upscale: nothing to do
     assert np.array_equal(untouched, before)
     # A box over the frame's corner at a fractional scale: only the part inside the frame is touched.
-    odd = cv2.resize(small, (200, 160), interpolation=cv2.INTER_CUBIC)
+    texture = cv2.resize(face_images[2], (80, 64), interpolation=cv2.INTER_AREA)
+    odd = cv2.resize(texture, (200, 160), interpolation=cv2.INTER_CUBIC)
     odd_before = odd.copy()
-    project_region_inplace(odd, small, np.array([-6.0, -5.0, 14.0, 15.0]), 1.0)
+    project_region_inplace(odd, texture, np.array([-6.0, -5.0, 14.0, 15.0]), 1.0)
     ys, xs = np.nonzero(np.any(odd != odd_before, axis=2))
     assert len(ys) and ys.max() < 15 * 2.5 and xs.max() < 14 * 2.5
 
