@@ -4,14 +4,51 @@ Eq. 4 is 1/(2N) sum_i (||y - y_c||^2 + alpha ||y - y_hat||^2 + beta ||p - p_hat|
 each image's pixels (``reduction="paper"``). ``"mean"`` averages every term over its elements instead, which
 balances the terms differently (the prior maps have 68+7 channels at 64x64, the image 3 at 128x128) and is what
 the shipped lite weights were trained with.
+
+``"relative"`` weights each face's image terms by how far its own input is from the truth (the batch's mean input
+error over this face's): a mean of squared errors is dominated by the faces that start worst (small, compressed
+ones), so a model trained on it neglects large clean faces and came out below a plain cubic resize of a 64 px
+face (BENCHMARKS.md, session 12), while quality is judged per face in dB, a ratio of errors. The weights keep the
+loss's scale (their batch mean is 1), so the prior term keeps its balance.
+
+``"projected"`` measures the fine image term after the back-projection step ``vidfsr enhance`` applies to every
+face (``pipelines.blend.back_project``: the output area-shrunk to the face's LR side, the residual to the input
+cubic-resized back and added, in full on lossless faces and at 0.75 on compressed ones): the step restores the
+low frequencies the input holds, so a model trained on plain MSE spends capacity on what the step overwrites, and
+on a 64 px face came out 0.9 dB below cubic before the step and 1.5 dB above it after (BENCHMARKS.md, session
+12). The step is linear, ``x + share * (input - M x M^T)`` with ``M`` the cubic-after-area matrix of the side.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+import cv2
+import numpy as np
+import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from .fsrnet import FSRNetConfig, FSRNetOutput
+
+
+@lru_cache(maxsize=256)
+def projection_matrix(side: int, size: int = 128) -> np.ndarray:
+    """``M`` [size, size] with ``M x M^T`` = OpenCV's cubic resize back to ``size`` of ``x`` area-shrunk to
+    ``side``: both resizes are separable and linear, so resizing identity matrices gives them exactly (the
+    pipeline's ``back_project`` runs the same two OpenCV calls)."""
+    shrink = cv2.resize(np.eye(size, dtype=np.float32), (size, side), interpolation=cv2.INTER_AREA)
+    grow = cv2.resize(np.eye(side, dtype=np.float32), (side, size), interpolation=cv2.INTER_CUBIC)
+    return grow @ shrink
+
+
+def back_projected(image: Tensor, model_input: Tensor, sides: Tensor, shares: Tensor) -> Tensor:
+    """``image`` [B,3,S,S] after one back-projection step towards ``model_input`` (the LR faces cubic-resized to
+    S, whose sides are ``sides``), each face with its share: what the pipeline pastes (``back_project``)."""
+    size = image.shape[-1]
+    m = torch.from_numpy(np.stack([projection_matrix(int(s), size) for s in sides.tolist()])).to(image)
+    shrunk_and_grown = torch.einsum("bij,bcjk,blk->bcil", m, image, m)
+    return image + shares.to(image).view(-1, 1, 1, 1) * (model_input[:, :3].to(image) - shrunk_and_grown)
 
 
 def fsrnet_loss(
@@ -23,21 +60,43 @@ def fsrnet_loss(
     alpha: float = 1.0,
     beta: float = 1.0,
     reduction: str = "mean",
+    model_input: Tensor | None = None,
+    projection: tuple[Tensor, Tensor] | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
     """Total loss and its terms (as floats, for logging).
 
     The prior term is skipped for an unsupervised prior branch (Baseline_v2) and for a model without one.
+    ``model_input`` (the network's input, first three channels the current frame) is needed for ``relative``
+    and ``projected``; ``projection`` (each face's LR side and back-projection share) for ``projected``.
     """
-    if reduction == "mean":
-        err = F.mse_loss
-    elif reduction == "paper":
+    err = F.mse_loss
+    image_err = err
+    if reduction == "paper":
 
         def err(a: Tensor, b: Tensor) -> Tensor:
             return (a - b).pow(2).sum() / (2 * a.shape[0])
-    else:
-        raise ValueError(f"reduction must be 'mean' or 'paper', got {reduction!r}")
-    coarse = err(out.coarse.float(), hr)
-    fine = err(out.image.float(), hr)
+
+        image_err = err
+    elif reduction == "relative":
+        if model_input is None:
+            raise ValueError("the relative loss needs the model input")
+        start = (model_input[:, :3].float() - hr).pow(2).mean(dim=(1, 2, 3)).detach()
+        # 1e-5: a face its input already matches to ~50 dB is not worth more than that.
+        weight = 1.0 / (start + 1e-5)
+        weight = weight / weight.mean()
+
+        def image_err(a: Tensor, b: Tensor) -> Tensor:
+            return ((a - b).pow(2).mean(dim=(1, 2, 3)) * weight).mean()
+    elif reduction == "projected" and (model_input is None or projection is None):
+        raise ValueError("the projected loss needs the model input and each face's LR side and share")
+    elif reduction not in ("mean", "projected"):
+        raise ValueError(f"reduction must be 'mean', 'paper', 'relative' or 'projected', got {reduction!r}")
+    coarse = image_err(out.coarse.float(), hr)
+    image = out.image.float()
+    if reduction == "projected":
+        assert model_input is not None and projection is not None
+        image = back_projected(image, model_input.float(), *projection)
+    fine = image_err(image, hr)
     total = coarse + alpha * fine
     terms = {"coarse": coarse.detach(), "fine": fine.detach()}
     if cfg.prior and cfg.prior_supervised:

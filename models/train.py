@@ -100,8 +100,10 @@ class TrainConfig:
             clip) and the share of those clips coded as files (B-frames) rather than as cameras stream.
         real_noise, real_jpeg: the real degradation's shares of faces with sensor noise and with JPEG; set both
             and ``real_h264`` to 0 for a model of lossless sources (only the downscaling kernels and blur left).
-        loss: ``mean`` (every term averaged over its elements; the shipped lite weights) or ``paper`` (eq. 4
-            literally: squared norms summed per image, halved, averaged over the batch).
+        loss: ``mean`` (every term averaged over its elements; the shipped lite weights), ``paper`` (eq. 4
+            literally: squared norms summed per image, halved, averaged over the batch) or ``relative`` (``mean``
+            with each face's image terms weighted by the inverse of its input's error) or ``projected`` (the fine
+            term measured after the pipeline's back-projection step; ``losses.fsrnet_loss``).
         prefetch: batches assembled ahead in a thread (the degradation's OpenCV/x264 work releases the GIL, so
             it runs beside the model's step on the second core).
     """
@@ -152,8 +154,10 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.degradation not in ("paper", "real"):
             raise ConfigError(f"degradation must be 'paper' or 'real', got {self.degradation!r}")
-        if self.loss not in ("mean", "paper"):
-            raise ConfigError(f"loss must be 'mean' or 'paper', got {self.loss!r}")
+        if self.loss not in ("mean", "paper", "relative", "projected"):
+            raise ConfigError(f"loss must be 'mean', 'paper', 'relative' or 'projected', got {self.loss!r}")
+        if self.loss == "projected" and (self.degradation != "real" or self.stability_weight > 0):
+            raise ConfigError("--loss projected needs --degradation real (each face's LR side) and no stability term")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         object.__setattr__(self, "real_sides", tuple(int(v) for v in self.real_sides))
@@ -268,8 +272,10 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
         raise ConfigError(f"{cfg.model} takes {mcfg.frames} frames: train it with --degradation real")
     if cfg.stability_weight > 0 and mcfg.frames > 1:
         raise ConfigError(f"the stability term is for single-frame models; {cfg.model} takes {mcfg.frames} frames")
+    if cfg.loss == "projected" and mcfg.frames > 1:
+        raise ConfigError(f"the projected loss is for single-frame models; {cfg.model} takes {mcfg.frames} frames")
     data = TrainBatches(faces, mcfg.scale, mcfg.size // 2, cfg.heatmap_sigma, real, mcfg.frames,
-                        pairs=cfg.stability_weight > 0)  # fmt: skip
+                        pairs=cfg.stability_weight > 0, projection=cfg.loss == "projected")  # fmt: skip
     val = None
     if cfg.val_hr and cfg.val_images and dist.main:
         if mcfg.frames > 1:
@@ -417,6 +423,8 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
             tensors, position, after = feed.next()
             state.update(position)
             lr_up, hr, heat, parse, *pair = (t.to(device, non_blocking=True) for t in tensors)
+            projection = (pair[0], pair[1]) if cfg.loss == "projected" else None
+            pair = [] if projection is not None else pair
             lr_up = lr_up.contiguous(memory_format=memory_format)
             ctx = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
             with ctx:
@@ -428,7 +436,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
                 else:
                     output = net(lr_up)
             # The terms come back as floats: a sync point.
-            loss, terms = fsrnet_loss(output, hr, heat, parse, mcfg, cfg.alpha, cfg.beta, cfg.loss)
+            loss, terms = fsrnet_loss(output, hr, heat, parse, mcfg, cfg.alpha, cfg.beta, cfg.loss, lr_up, projection)
             if d_net is not None:
                 cond = lr_up[:, :3]  # the discriminator's condition: the current frame's input
                 with ctx:

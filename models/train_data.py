@@ -6,11 +6,18 @@ from __future__ import annotations
 import numpy as np
 import torch
 from torch import Tensor
+from vidfsr.pipelines.blend import LOSSLESS_CONSISTENCY, LOSSY_CONSISTENCY
 
 from .dataset_format import PreparedFaces
 from .degrade import degrade
 from .priors import FLIP_68, heatmaps, parsing_labels, parsing_maps
 from .realdeg import RealDegradation
+
+
+def projection_share(compression: str) -> float:
+    """The back-projection share the pipeline would use on a face with this degradation: the full step where its
+    pixels are exact (``vidfsr.pipelines.blend.auto_consistency``: lossless sources), 0.75 where compressed."""
+    return LOSSLESS_CONSISTENCY if compression == "none" else LOSSY_CONSISTENCY
 
 
 class TrainBatches:
@@ -29,6 +36,7 @@ class TrainBatches:
         real: RealDegradation | None = None,
         frames: int = 1,
         pairs: bool = False,
+        projection: bool = False,
     ) -> None:
         self.images = torch.from_numpy(faces.images).permute(0, 3, 1, 2).contiguous()  # [N,3,128,128] uint8
         self.landmarks = torch.from_numpy(faces.landmarks)  # [N,68,2]
@@ -45,6 +53,10 @@ class TrainBatches:
         self.pairs = pairs
         if pairs and (real is None or frames > 1):
             raise ValueError("the stability term needs the real-world degradation and a single-frame model")
+        # projection: each face's LR side and back-projection share come with the batch (the projected loss).
+        self.projection = projection
+        if projection and (real is None or frames > 1 or pairs):
+            raise ValueError("the projected loss needs the real-world degradation, one frame and no stability pairs")
 
     def __len__(self) -> int:
         return len(self.images)
@@ -80,8 +92,12 @@ class TrainBatches:
                 pair[:, 1].contiguous(), truth  # fmt: skip
         elif self.frames == 1:
             faces = (hr * 255).round().byte().permute(0, 2, 3, 1).numpy()
-            ups, _ = self.real.degrade_batch(faces, order="rgb")
+            ups, info = self.real.degrade_batch(faces, order="rgb")
             lr_up = torch.from_numpy(ups).permute(0, 3, 1, 2).float() / 255
+            if self.projection:
+                sides = torch.tensor([d.lr_side for d in info], dtype=torch.float32)
+                shares = torch.tensor([projection_share(d.compression) for d in info], dtype=torch.float32)
+                return lr_up, hr, torch.stack(out_heat), torch.stack(out_parse), sides, shares
         else:
             faces = (hr * 255).round().byte().permute(0, 2, 3, 1).numpy()
             ups, _ = self.real.degrade_burst(faces, self.frames, order="rgb")  # [B,K,H,W,3]

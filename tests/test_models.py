@@ -141,3 +141,57 @@ def test_paper_configuration_is_literal_and_its_loss_is_eq4() -> None:
     assert float(total) == 96 + 24 + 136
     _, mean_terms = fsrnet_loss(out, hr, heat, None, cfg, 1.0, 1.0, "mean")
     assert mean_terms["coarse"] == 4 and mean_terms["fine"] == 1 and mean_terms["prior"] == 1
+
+
+def test_relative_loss_weights_each_face_by_its_input_error() -> None:
+    """``relative``: a face whose input is already close to the truth weighs more, in inverse proportion to its
+    input's error; the weights average 1 over the batch (equal inputs: the ``mean`` loss), the prior is as is."""
+    from vidfsr.models.fsrnet import FSRNetOutput
+    from vidfsr.models.losses import fsrnet_loss
+
+    cfg = model_config("fsrnet_lite_x8")
+    hr = torch.zeros(2, 3, 4, 4)
+    heat = torch.zeros(2, 68, 2, 2)
+    out = FSRNetOutput(torch.full((2, 3, 4, 4), 0.1), torch.full((2, 3, 4, 4), 0.2), torch.ones(2, 68, 2, 2), None)
+    same_input = torch.full((2, 3, 4, 4), 0.3)
+    _, rel = fsrnet_loss(out, hr, heat, None, cfg, 1.0, 1.0, "relative", same_input)
+    _, mean = fsrnet_loss(out, hr, heat, None, cfg, 1.0, 1.0, "mean")
+    assert rel == pytest.approx(mean)
+    # Face 0's input is 4x closer in squared error: its weight is ~4x face 1's (the 1e-5 floor aside).
+    inputs = torch.cat([torch.full((1, 3, 4, 4), 0.05), torch.full((1, 3, 4, 4), 0.1)])
+    image = torch.cat([torch.full((1, 3, 4, 4), 0.1), torch.zeros(1, 3, 4, 4)])  # only face 0 is wrong
+    _, terms0 = fsrnet_loss(out._replace(image=image), hr, heat, None, cfg, 1.0, 1.0, "relative", inputs)
+    image = torch.cat([torch.zeros(1, 3, 4, 4), torch.full((1, 3, 4, 4), 0.1)])  # only face 1 is wrong
+    _, terms1 = fsrnet_loss(out._replace(image=image), hr, heat, None, cfg, 1.0, 1.0, "relative", inputs)
+    assert terms0["fine"] / terms1["fine"] == pytest.approx(4.0, rel=0.02)
+    assert terms0["prior"] == mean["prior"]
+    with pytest.raises(ValueError, match="model input"):
+        fsrnet_loss(out, hr, heat, None, cfg, 1.0, 1.0, "relative")
+
+
+def test_projected_loss_measures_what_the_pipeline_pastes(face_images: list) -> None:
+    """The projected loss's back-projection is the pipeline's ``back_project`` (same OpenCV resizes, as matrices),
+    with each face's own LR side and share."""
+    import cv2
+    import numpy as np
+    from vidfsr.models.losses import back_projected
+    from vidfsr.pipelines.blend import back_project
+
+    faces, sides, shares = [], [37, 61], [1.0, 0.75]
+    for face, side, share in zip(face_images[:2], sides, shares, strict=True):
+        small = cv2.resize(face, (side, side), interpolation=cv2.INTER_AREA)
+        frame = np.zeros((90, 90, 3), np.uint8)
+        frame[5 : 5 + side, 7 : 7 + side] = small
+        soft = cv2.GaussianBlur(face, (0, 0), 1.5)
+        expected = back_project(soft, frame, np.array([7.0, 5.0, 7.0 + side, 5.0 + side]), share)
+        up = cv2.resize(small.astype(np.float32), (128, 128), interpolation=cv2.INTER_CUBIC)
+        faces.append((soft, up, expected))
+
+    def t(images: list) -> torch.Tensor:
+        return torch.from_numpy(np.stack(images).astype(np.float32) / 255).permute(0, 3, 1, 2)
+
+    out = back_projected(t([f[0] for f in faces]), t([f[1] for f in faces]), torch.tensor(sides), torch.tensor(shares))
+    out = out.clamp(0, 1).permute(0, 2, 3, 1).numpy() * 255
+    for k, (soft, _, expected) in enumerate(faces):
+        assert np.abs(out[k] - expected).max() <= 0.51  # the pipeline's rounding to uint8
+        assert np.abs(out[k] - soft).mean() > 1.0  # and the step did change the soft face

@@ -152,6 +152,32 @@ def test_a_lossless_source_model_sees_no_noise_or_compression(prepared: Path, tm
         _cfg(prepared, tmp_path / "x", real_jpeg=-0.1)
 
 
+def test_projected_loss_trains_with_each_faces_side_and_share(prepared: Path, tmp_path: Path) -> None:
+    """``--loss projected``: the batches carry each face's LR side and the share the pipeline would use (full on
+    uncompressed faces, 0.75 on compressed ones), training runs, and the combinations it cannot serve are refused."""
+    from vidfsr.models.dataset_format import load_prepared
+    from vidfsr.models.realdeg import RealDegradation
+    from vidfsr.models.train import real_degradation_config
+    from vidfsr.models.train_data import TrainBatches
+
+    cfg = _cfg(prepared, tmp_path / "w", steps=2, degradation="real", model="fsrnet_lite_real", loss="projected",
+               real_h264=0.5)  # fmt: skip
+    real = RealDegradation(real_degradation_config(cfg), 5)
+    data = TrainBatches(load_prepared(str(prepared), "train"), 4, 32, real=real, projection=True)
+    seen_shares = set()
+    for _ in range(6):
+        lr_up, hr, _, _, sides, shares = data.batch(torch.arange(4), torch.zeros(4, dtype=torch.long))
+        assert lr_up.shape == hr.shape and sides.shape == shares.shape == (4,)
+        assert ((sides >= 12) & (sides <= 80)).all()
+        seen_shares |= set(shares.tolist())
+    assert seen_shares == {1.0, 0.75}
+    assert "weights" in train(cfg)
+    with pytest.raises(ConfigError, match="projected"):
+        _cfg(prepared, tmp_path / "x", loss="projected")  # the paper degradation has no per-face side
+    with pytest.raises(ConfigError, match="projected"):
+        _cfg(prepared, tmp_path / "x", loss="projected", degradation="real", stability_weight=0.1)
+
+
 def test_checkpoint_describes_itself(prepared: Path, tmp_path: Path) -> None:
     train(_cfg(prepared, tmp_path / "r", steps=2))
     ckpt = load_checkpoint(tmp_path / "r/last.pt")

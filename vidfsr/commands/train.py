@@ -100,8 +100,10 @@ def add(sub: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument("--prefetch", type=int, default=2, help="batches assembled ahead in a thread")
     p.add_argument(
-        "--loss", choices=["mean", "paper"], default="mean",
-        help="mean: each term averaged (the shipped lite weights); paper: eq. 4 literally (per-image sums / 2)",
+        "--loss", choices=["mean", "paper", "relative", "projected"], default="mean",
+        help="mean: each term averaged (the shipped lite weights); paper: eq. 4 literally (per-image sums / 2); "
+        "relative: each face's image error over its input's, so large clean faces count as much as small ones; "
+        "projected: the fine term after the back-projection step vidfsr enhance applies (--degradation real)",
     )  # fmt: skip
     p.add_argument("--init", default="", help="start from these FSRNet weights (.safetensors)")
     p.add_argument("--resume", default=None, help="checkpoint to continue from (e.g. RUN/last.pt)")
