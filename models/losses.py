@@ -62,12 +62,15 @@ def fsrnet_loss(
     reduction: str = "mean",
     model_input: Tensor | None = None,
     projection: tuple[Tensor, Tensor] | None = None,
+    raw_weight: float = 0.0,
 ) -> tuple[Tensor, dict[str, float]]:
     """Total loss and its terms (as floats, for logging).
 
     The prior term is skipped for an unsupervised prior branch (Baseline_v2) and for a model without one.
     ``model_input`` (the network's input, first three channels the current frame) is needed for ``relative``
-    and ``projected``; ``projection`` (each face's LR side and back-projection share) for ``projected``.
+    and ``projected``; ``projection`` (each face's LR side and back-projection share) for ``projected``, where
+    ``raw_weight`` adds that much of the plain fine term: on the projected term alone the network's own output
+    drifts to an over-contrasted image that only the step makes right (BENCHMARKS.md, session 12).
     """
     err = F.mse_loss
     image_err = err
@@ -95,8 +98,11 @@ def fsrnet_loss(
     image = out.image.float()
     if reduction == "projected":
         assert model_input is not None and projection is not None
-        image = back_projected(image, model_input.float(), *projection)
-    fine = image_err(image, hr)
+        fine = image_err(back_projected(image, model_input.float(), *projection), hr)
+        if raw_weight > 0:
+            fine = fine + raw_weight * image_err(image, hr)
+    else:
+        fine = image_err(image, hr)
     total = coarse + alpha * fine
     terms = {"coarse": coarse.detach(), "fine": fine.detach()}
     if cfg.prior and cfg.prior_supervised:

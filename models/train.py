@@ -104,6 +104,8 @@ class TrainConfig:
             literally: squared norms summed per image, halved, averaged over the batch) or ``relative`` (``mean``
             with each face's image terms weighted by the inverse of its input's error) or ``projected`` (the fine
             term measured after the pipeline's back-projection step; ``losses.fsrnet_loss``).
+        raw_weight: with ``projected``, the weight of the plain fine term kept beside it (the network's own output
+            stays usable without the step).
         prefetch: batches assembled ahead in a thread (the degradation's OpenCV/x264 work releases the GIL, so
             it runs beside the model's step on the second core).
     """
@@ -150,6 +152,7 @@ class TrainConfig:
     real_jpeg: float = 0.15
     prefetch: int = 2
     loss: str = "mean"
+    raw_weight: float = 0.0
 
     def __post_init__(self) -> None:
         if self.degradation not in ("paper", "real"):
@@ -158,6 +161,8 @@ class TrainConfig:
             raise ConfigError(f"loss must be 'mean', 'paper', 'relative' or 'projected', got {self.loss!r}")
         if self.loss == "projected" and (self.degradation != "real" or self.stability_weight > 0):
             raise ConfigError("--loss projected needs --degradation real (each face's LR side) and no stability term")
+        if self.raw_weight < 0 or (self.raw_weight > 0 and self.loss != "projected"):
+            raise ConfigError("--raw-weight is a weight >= 0 of the plain fine term beside --loss projected")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         object.__setattr__(self, "real_sides", tuple(int(v) for v in self.real_sides))
@@ -436,7 +441,8 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
                 else:
                     output = net(lr_up)
             # The terms come back as floats: a sync point.
-            loss, terms = fsrnet_loss(output, hr, heat, parse, mcfg, cfg.alpha, cfg.beta, cfg.loss, lr_up, projection)
+            loss, terms = fsrnet_loss(output, hr, heat, parse, mcfg, cfg.alpha, cfg.beta, cfg.loss, lr_up, projection,
+                                      cfg.raw_weight)  # fmt: skip
             if d_net is not None:
                 cond = lr_up[:, :3]  # the discriminator's condition: the current frame's input
                 with ctx:
@@ -547,6 +553,7 @@ def weights_metadata(
                 **({"identity": Path(cfg.identity).name, "identity_weight": cfg.identity_weight}
                    if cfg.identity_weight > 0 else {}),
                 **({"stability_weight": cfg.stability_weight} if cfg.stability_weight > 0 else {}),
+                **({"raw_weight": cfg.raw_weight} if cfg.loss == "projected" else {}),
             },
         },
         "metrics": val_history[-1] if val_history else {},

@@ -195,3 +195,18 @@ def test_projected_loss_measures_what_the_pipeline_pastes(face_images: list) -> 
     for k, (soft, _, expected) in enumerate(faces):
         assert np.abs(out[k] - expected).max() <= 0.51  # the pipeline's rounding to uint8
         assert np.abs(out[k] - soft).mean() > 1.0  # and the step did change the soft face
+
+    # In the loss: the fine term is the error after the step, plus ``raw_weight`` of the plain one.
+    from vidfsr.models.fsrnet import FSRNetOutput
+    from vidfsr.models.losses import fsrnet_loss
+
+    hr, image, inputs = t([f for f in face_images[:2]]), t([f[0] for f in faces]), t([f[1] for f in faces])
+    out_ = FSRNetOutput(image, image, None, None)
+    cfg = model_config("fsrnet_lite_real")
+    proj = (torch.tensor(sides), torch.tensor(shares))
+    _, plain = fsrnet_loss(out_, hr, None, None, cfg, reduction="mean")
+    _, projected = fsrnet_loss(out_, hr, None, None, cfg, 1.0, 1.0, "projected", inputs, proj)
+    _, mixed = fsrnet_loss(out_, hr, None, None, cfg, 1.0, 1.0, "projected", inputs, proj, raw_weight=0.3)
+    assert projected["fine"] < plain["fine"]  # the step brings the soft faces nearer the truth
+    assert mixed["fine"] == pytest.approx(projected["fine"] + 0.3 * plain["fine"], rel=1e-5)
+    assert projected["coarse"] == plain["coarse"]

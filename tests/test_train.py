@@ -176,6 +176,8 @@ def test_projected_loss_trains_with_each_faces_side_and_share(prepared: Path, tm
         _cfg(prepared, tmp_path / "x", loss="projected")  # the paper degradation has no per-face side
     with pytest.raises(ConfigError, match="projected"):
         _cfg(prepared, tmp_path / "x", loss="projected", degradation="real", stability_weight=0.1)
+    with pytest.raises(ConfigError, match="raw-weight"):
+        _cfg(prepared, tmp_path / "x", raw_weight=0.3)  # only beside the projected term
 
 
 def test_checkpoint_describes_itself(prepared: Path, tmp_path: Path) -> None:

@@ -105,6 +105,11 @@ def add(sub: argparse._SubParsersAction) -> None:
         "relative: each face's image error over its input's, so large clean faces count as much as small ones; "
         "projected: the fine term after the back-projection step vidfsr enhance applies (--degradation real)",
     )  # fmt: skip
+    p.add_argument(
+        "--raw-weight", type=float, default=0.0,
+        help="with --loss projected: weight of the plain fine term kept beside it, so the network's own output "
+        "stays usable without the back-projection step",
+    )  # fmt: skip
     p.add_argument("--init", default="", help="start from these FSRNet weights (.safetensors)")
     p.add_argument("--resume", default=None, help="checkpoint to continue from (e.g. RUN/last.pt)")
     p.add_argument(
