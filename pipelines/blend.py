@@ -62,9 +62,9 @@ def auto_consistency(codec: str | None) -> float:
 def auto_frame_consistency(codec: str | None) -> float:
     """The share of the output-resolution step (``project_region_inplace``) for a source coded with ``codec``.
 
-    Measured on the real-video benchmark at 8x (BENCHMARKS.md, session 12): on lossless input the full step adds
-    +0.07 dB in the face boxes on top of the crop-level step; on H.264 (CRF 28) it loses 0.13 dB at 1.0 and 0.05
-    at 0.5 (the residual there is the blocking), so compressed and unknown sources get none.
+    Measured on the real-video benchmark (BENCHMARKS.md, session 12): on lossless input the full step adds +0.07
+    dB (8x) and +0.37 dB (4x) in the face boxes on top of the crop-level step; on H.264 (8x, CRF 28) it loses 0.13
+    dB at 1.0 and 0.05 at 0.5 (the residual there is the blocking), so compressed and unknown sources get none.
     """
     return LOSSLESS_FRAME_CONSISTENCY if (codec or "").lower() in LOSSLESS_CODECS else LOSSY_FRAME_CONSISTENCY
 
@@ -102,8 +102,9 @@ def project_region_inplace(canvas: np.ndarray, frame: np.ndarray, crop_xyxy: np.
     bicubic upscale). On lossless input those pixels are the truth, so the difference is put back here, where
     the viewer sees it: the region is area-shrunk to the input grid, the residual resized back with cubic and
     added through the face's feathered ellipse (the background outside it stays bicubic). Measured on the
-    real-video benchmark at 8x lossless: +0.09 dB in the face boxes (BENCHMARKS.md, session 12); on H.264 the
-    residual is the blocking, so the API runs it for lossless sources only (``auto_frame_consistency``).
+    real-video benchmark, lossless: +0.07 dB in the face boxes at 8x and +0.37 at 4x on top of the first step,
+    +0.40 at 8x on a plain bicubic upscale (BENCHMARKS.md, session 12); on H.264 the residual is the blocking,
+    so the API runs it for lossless sources only (``auto_frame_consistency``).
     """
     if strength <= 0:
         return

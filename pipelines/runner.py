@@ -409,7 +409,7 @@ class Runner:
                 self.best.offer(tid, b.frame_index, float(box[2] - box[0]) * float(b.score[k]), face, box)
         if cfg.blend.frame_consistency > 0 and size[0] > w:
             # Faces no model serves are resized like the frame, and on lossless input the step makes that
-            # resize better than bicubic there too (+0.45 dB in the face boxes at 8x, BENCHMARKS.md session 12).
+            # resize better than bicubic there too (+0.40 dB in the face boxes at 8x, BENCHMARKS.md session 12).
             for _, box, _ in self._passed_through(item):
                 project_region_inplace(canvas, item.frame.image, box, cfg.blend.frame_consistency)
         if cfg.keep_best:

@@ -181,11 +181,13 @@ def blend_config(opts: EnhanceOptions, source_codec: str | None) -> BlendConfig:
 
     consistency = auto_consistency(source_codec) if opts.consistency is None else opts.consistency
     frame = auto_frame_consistency(source_codec) if opts.frame_consistency is None else opts.frame_consistency
+    source = f"source codec {source_codec or 'unknown'}"
     logger.info(
-        "back-projection shares %g (crop), %g (frame) (%s)",
+        "back-projection shares: crop %g (%s), frame %g (%s)",
         consistency,
+        source if opts.consistency is None else "--consistency",
         frame,
-        f"source codec {source_codec or 'unknown'}" if opts.consistency is None else "options",
+        source if opts.frame_consistency is None else "--frame-consistency",
     )
     return BlendConfig(strength=opts.blend, mask=opts.mask, consistency=consistency, frame_consistency=frame)
 
