@@ -9,7 +9,8 @@ the shipped lite weights were trained with.
 error over this face's): a mean of squared errors is dominated by the faces that start worst (small, compressed
 ones), so a model trained on it neglects large clean faces and came out below a plain cubic resize of a 64 px
 face (BENCHMARKS.md, session 12), while quality is judged per face in dB, a ratio of errors. The weights keep the
-loss's scale (their batch mean is 1), so the prior term keeps its balance.
+loss's scale (their batch mean is 1), so the prior term keeps its balance. Measured: it mends the raw output of
+large faces but not what the pipeline shows after its back-projection step (``"projected"`` aims at that).
 
 ``"projected"`` measures the fine image term after the back-projection step ``vidfsr enhance`` applies to every
 face (``pipelines.blend.back_project``: the output area-shrunk to the face's LR side, the residual to the input
