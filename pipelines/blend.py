@@ -125,14 +125,28 @@ def project_region_inplace(canvas: np.ndarray, frame: np.ndarray, crop_xyxy: np.
     residual = frame[iy0:iy1, ix0:ix1].astype(np.float32) - down
     up = cv2.resize(residual, (ox1 - ox0, oy1 - oy0), interpolation=cv2.INTER_CUBIC)
     # The same ellipse the paste uses, placed as ``paste_inplace`` places it (a square box, its width's scale).
-    box_w = float(crop_xyxy[2] - crop_xyxy[0]) * fx
-    size = max(round(box_w), 1)
-    mask = ellipse_mask(size)
-    k = size / max(box_w, 1.0)
-    matrix = np.float32([[k, 0, (ox0 - crop_xyxy[0] * fx) * k], [0, k, (oy0 - crop_xyxy[1] * fy) * k]])
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    mask = cv2.warpAffine(mask, matrix, (ox1 - ox0, oy1 - oy0), flags=flags, borderValue=0)
+    box_w = max(float(crop_xyxy[2] - crop_xyxy[0]) * fx, 1.0)
+    origin = (float(crop_xyxy[0]) * fx, float(crop_xyxy[1]) * fy)
+    mask = _place(ellipse_mask(max(round(box_w), 1)), origin, box_w, (ox0, oy0), (ox1 - ox0, oy1 - oy0))
     region[:] = np.clip(out + (strength * mask)[..., None] * up, 0, 255).round().astype(np.uint8)
+
+
+def _place(
+    square: np.ndarray,
+    box_origin: tuple[float, float],
+    box_side: float,
+    region_origin: tuple[int, int],
+    region_size: tuple[int, int],
+    border: int = cv2.BORDER_CONSTANT,
+) -> np.ndarray:
+    """``square`` (a face-sized image of side ~``box_side``) sampled on the pixels of a region of the canvas: the
+    box sits at its exact sub-pixel origin, so a slowly moving face does not jump a whole pixel at a time."""
+    # region pixel (u, v) -> square pixel: a shift by the box's fractional offset and a scale of ~1
+    k = square.shape[0] / box_side
+    shift_x, shift_y = (region_origin[0] - box_origin[0]) * k, (region_origin[1] - box_origin[1]) * k
+    matrix = np.float32([[k, 0, shift_x], [0, k, shift_y]])
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    return cv2.warpAffine(square, matrix, region_size, flags=flags, borderMode=border, borderValue=0)
 
 
 @lru_cache(maxsize=16)
@@ -196,13 +210,9 @@ def paste_inplace(
     sr = cv2.resize(src, (size, size), interpolation=interp)
     parsing = config.mask == "parsing" and parsing_mask is not None
     mask = _feather(parsing_mask, size) if parsing else ellipse_mask(size)
-    # region pixel (u, v) -> resized-face pixel: a shift by the box's fractional offset and a scale of ~1
-    k = size / size_f
-    matrix = np.float32([[k, 0, (cx0 - bx0) * k], [0, k, (cy0 - by0) * k]])
     rw, rh = cx1 - cx0, cy1 - cy0
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
-    sr = cv2.warpAffine(sr, matrix, (rw, rh), flags=flags, borderMode=cv2.BORDER_REPLICATE)
-    mask = cv2.warpAffine(mask, matrix, (rw, rh), flags=flags, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    sr = _place(sr, (bx0, by0), size_f, (cx0, cy0), (rw, rh), cv2.BORDER_REPLICATE)
+    mask = _place(mask, (bx0, by0), size_f, (cx0, cy0), (rw, rh), cv2.BORDER_CONSTANT)
     region = canvas[cy0:cy1, cx0:cx1]
     orig = region.astype(np.float32)
     alpha = (mask * config.strength)[..., None]
