@@ -407,13 +407,14 @@ class Runner:
                 project_region_inplace(canvas, item.frame.image, b.crop_xyxy[k], cfg.blend.frame_consistency)
             if cfg.keep_best:
                 self.best.offer(tid, b.frame_index, float(box[2] - box[0]) * float(b.score[k]), face, box)
+        passed = self._passed_through(item) if cfg.keep_best or cfg.blend.frame_consistency > 0 else []
         if cfg.blend.frame_consistency > 0 and size[0] > w:
             # Faces no model serves are resized like the frame, and on lossless input the step makes that
             # resize better than bicubic there too (+0.40 dB in the face boxes at 8x, BENCHMARKS.md session 12).
-            for _, box, _ in self._passed_through(item):
+            for _, box, _ in passed:
                 project_region_inplace(canvas, item.frame.image, box, cfg.blend.frame_consistency)
         if cfg.keep_best:
-            self._offer_passed_through(item, canvas, (size[0] / w, size[1] / h))
+            self._offer_passed_through(passed, item.frame.index, canvas, (size[0] / w, size[1] / h))
         return canvas
 
     @staticmethod
@@ -426,11 +427,15 @@ class Runner:
         faces = zip(item.faces.track_id, boxes, item.faces.score, strict=True)
         return [(int(tid), box, float(score)) for tid, box, score in faces if int(tid) not in enhanced]
 
-    def _offer_passed_through(self, item: Batched, canvas: np.ndarray, factor: tuple[float, float]) -> None:
-        """Faces no model served still belong in the report: their region of the output, and why."""
+    def _offer_passed_through(
+        self, passed: list[tuple[int, np.ndarray, float]], frame_index: int, canvas: np.ndarray,
+        factor: tuple[float, float],
+    ) -> None:  # fmt: skip
+        """Faces no model served (``_passed_through``) still belong in the report: their region of the output,
+        and why."""
         ranges = self.enhancer.ranges
         served = ", ".join(f"{r.lo:g}-{r.hi:g}" for r in ranges) or "none"
-        for tid, box, score in self._passed_through(item):
+        for tid, box, score in passed:
             side = float(box[2] - box[0])
             out = box * np.array([factor[0], factor[1], factor[0], factor[1]])
             x0, y0 = max(int(out[0]), 0), max(int(out[1]), 0)
@@ -438,7 +443,7 @@ class Runner:
             if x1 <= x0 or y1 <= y0:
                 continue
             reason = f"face crop of {side:.0f} px is outside the models' range ({served} px): resized like the frame"
-            self.best.offer(int(tid), item.frame.index, float(out[2] - out[0]) * float(score), canvas[y0:y1, x0:x1],
+            self.best.offer(int(tid), frame_index, float(out[2] - out[0]) * float(score), canvas[y0:y1, x0:x1],
                             out, reason)  # fmt: skip
 
     def _track_ended(self, track_id: int, frame_index: int) -> None:
