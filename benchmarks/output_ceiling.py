@@ -29,11 +29,9 @@ import numpy as np
 from real_video import clips, read_frames, region, truth_faces
 from vidfsr.models.metrics import psnr_y
 from vidfsr.pipelines.blend import project_region_inplace
-from vidfsr.pipelines.croprule import crop_boxes, snap_to_pixels
+from vidfsr.pipelines.croprule import SIDE_RATIO, crop_boxes, snap_to_pixels
 
 from vidfsr.shared import shared_dir
-
-CROP_PER_FACE_SIDE = 1.446  # the crop rule's crop side over the detector box side (calibrate_crop_rule.py)
 
 
 def perfect(truth_region: np.ndarray, crop_side_out: float, output_side: int) -> np.ndarray:
@@ -76,7 +74,7 @@ def main() -> None:
                 sl = region(box, truth[t].shape)
                 g = truth[t][sl]
                 side = 0.5 * float(box[2] - box[0] + box[3] - box[1])
-                crop_out = side * CROP_PER_FACE_SIDE
+                crop_out = side * SIDE_RATIO
 
                 def score(img: np.ndarray, g: np.ndarray = g) -> float:
                     return psnr_y(img[..., ::-1], g[..., ::-1])

@@ -32,7 +32,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from vidfsr.models.metrics import psnr_y, ssim_y
-from vidfsr.pipelines.croprule import crop_boxes
+from vidfsr.pipelines.croprule import SIDE_RATIO, crop_boxes
 from vidfsr.pipelines.detect import DetectorConfig, YuNetDetector
 from vidfsr.pipelines.types import Frame
 from vidfsr.pipelines.video import VideoFileSource
@@ -186,7 +186,7 @@ def measure(
                 side = float(0.5 * (box[2] - box[0] + box[3] - box[1]))
                 rec = {"method": method, "frame": t, "face": fid, "box_side": side,
                        "psnr": psnr_y(o, g), "ssim": ssim_y(o, g)}  # fmt: skip
-                rec["native_crop"] = rec["box_side"] * 1.446 / scale
+                rec["native_crop"] = rec["box_side"] * SIDE_RATIO / scale
                 prev = dict(faces[t - 1]) if t > 0 else {}
                 if prev_out is not None and fid in prev:
                     err = _luma(out[sl]) - _luma(truth[t][sl])
@@ -378,7 +378,7 @@ def main() -> None:
                 if args.sheet and codec in ("lossless", "28") and scale == 8 and faces[st] and esrgan is not None:
                     box = faces[st][0][1]
                     sl = region(box, truth[st].shape)
-                    native = 1.446 * (box[2] - box[0]) / scale
+                    native = SIDE_RATIO * (box[2] - box[0]) / scale
                     samples.append({"label": f"{clip.stem[-3:]}|x{scale} {codec}|crop {native:.0f} px",
                                     **{m: outputs[m][st][sl] for m in ("bicubic", "realesrgan", "vidfsr")},
                                     "truth": truth[st][sl]})  # fmt: skip
