@@ -1,0 +1,86 @@
+"""The shipped default model (``fsrnet_lite_real``) on real video: what it says it is, and that the pipeline as
+``vidfsr enhance`` runs it beats a bicubic upscale of the same frames inside the true face boxes."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+from vidfsr.models.io import read_metadata
+from vidfsr.models.metrics import psnr_y
+from vidfsr.pipelines.detect import DetectorConfig, YuNetDetector
+from vidfsr.pipelines.types import Frame
+
+from vidfsr import weights as assets
+from vidfsr.api import EnhanceOptions, build_runner
+
+
+def test_shipped_default_describes_its_training_and_measured_range() -> None:
+    """Real-world degradation, the loss it was trained with, where it started, and a serving range measured on
+    real video (the per-size records that set it ride in the metadata)."""
+    meta = read_metadata(assets.resolve("fsrnet_lite_real"))
+    assert meta["model_name"] == "fsrnet_lite_real"
+    assert json.loads(meta["degradation"])["name"] == "real"
+    training = json.loads(meta["training"])
+    assert training["steps"] > 0 and training["images_seen"] > 0
+    assert "reduction" in training["losses"]
+    lo, hi = json.loads(meta["native_sides"])
+    assert 12 <= lo < hi <= 128
+    measured = json.loads(meta["native_sides_measured"])
+    assert any(r["crop_px"][0] >= lo and r["crop_px"][1] <= hi and r["gain_db"] > 0 for r in measured)
+
+
+def _frames(path: Path, n: int) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        frames = [f.to_ndarray(format="bgr24") for f, _ in zip(c.decode(video=0), range(n), strict=False)]
+    return frames
+
+
+def _h264(frames: list[np.ndarray], crf: int, tmp: Path) -> list[np.ndarray]:
+    path = tmp / f"crf{crf}.mp4"
+    h, w = frames[0].shape[:2]
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=25, options={"crf": str(crf), "preset": "medium"})
+        s.width, s.height, s.pix_fmt = w, h, "yuv420p"
+        for img in frames:
+            c.mux(s.encode(av.VideoFrame.from_ndarray(img, format="bgr24")))
+        c.mux(s.encode())
+    return _frames(path, len(frames))
+
+
+@pytest.mark.parametrize(("codec", "floor_db"), [("lossless", 0.6), ("28", 0.15)])
+def test_default_pipeline_beats_bicubic_on_a_real_clip(shared: Path, tmp_path: Path, codec: str, floor_db: float):
+    """A talking head shrunk 8x with an area filter (faces ~32 px, the issue's range), kept lossless or coded as
+    H.264 CRF 28: the default pipeline's faces beat bicubic's in Y-PSNR on every frame after the first (frame 0
+    has no confirmed track yet). Measured here: ~+0.9 / +0.3 dB a frame; the clean-bicubic ``fsrnet_lite_x4``
+    forced onto the same faces scores ~0.0 at CRF 28, which the compressed floor rejects."""
+    scale, n = 8, 5
+    original = _frames(shared / "data/videos/talking_head/liveportrait_driving_d18.mp4", n)
+    h, w = original[0].shape[:2]
+    h, w = h - h % (2 * scale), w - w % (2 * scale)
+    truth = [f[:h, :w] for f in original]
+    small = [cv2.resize(f, (w // scale, h // scale), interpolation=cv2.INTER_AREA) for f in truth]
+    low = small if codec == "lossless" else _h264(small, int(codec), tmp_path)
+    runner = build_runner(EnhanceOptions(scale=float(scale)), "rawvideo" if codec == "lossless" else "h264")
+    out: list[np.ndarray] = []
+    runner.run(
+        [Frame(i, f, pts=i, time_base=Fraction(1, 25)) for i, f in enumerate(low)], lambda f, img: out.append(img)
+    )
+    assert runner.summary.faces_enhanced >= n - 1
+    detector = YuNetDetector(config=DetectorConfig(score_threshold=0.7))
+    gains = []
+    for t in range(1, n):
+        boxes = detector(truth[t]).xyxy
+        assert len(boxes) == 1
+        x0, y0, x1, y1 = (round(float(v)) for v in boxes[0])
+        sl = slice(max(y0, 0), y1), slice(max(x0, 0), x1)
+        bicubic = cv2.resize(low[t], (w, h), interpolation=cv2.INTER_CUBIC)
+        g = truth[t][sl][..., ::-1]
+        gains.append(psnr_y(out[t][sl][..., ::-1], g) - psnr_y(bicubic[sl][..., ::-1], g))
+    assert min(gains) > 0, gains
+    assert np.mean(gains) >= floor_db, gains
