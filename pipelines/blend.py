@@ -22,6 +22,11 @@ LOSSY_CONSISTENCY = 0.75
 # The step at the output's resolution (``project_region_inplace``): lossless only (BENCHMARKS.md, session 12).
 LOSSLESS_FRAME_CONSISTENCY = 1.0
 LOSSY_FRAME_CONSISTENCY = 0.0
+# JPEG between the two by its quality (``pipelines.jpeg``): the shares ramp linearly from the lossy to the
+# lossless ones over these IJG qualities (BENCHMARKS.md, session 13).
+JPEG_CODECS = frozenset({"jpg", "jpeg", "mjpeg"})
+JPEG_CONSISTENCY_RAMP = (80, 85)
+JPEG_FRAME_CONSISTENCY_RAMP = (85, 95)
 
 
 @dataclass(frozen=True)
@@ -47,26 +52,46 @@ class BlendConfig:
     frame_consistency: float = LOSSY_FRAME_CONSISTENCY
 
 
-def auto_consistency(codec: str | None) -> float:
+def _ramp(quality: int, lo_hi: tuple[int, int], lossy: float, lossless: float) -> float:
+    t = min(max((quality - lo_hi[0]) / (lo_hi[1] - lo_hi[0]), 0.0), 1.0)
+    return lossy + t * (lossless - lossy)
+
+
+def auto_consistency(codec: str | None, quality: int | None = None) -> float:
     """The back-projection share for a source coded with ``codec`` (an FFmpeg decoder or still-image format).
 
     The step copies the input's own pixels back into the face: on lossless input they are the truth, on
     compressed input they carry its blocking. Measured on the real-video benchmark with the shipped model
     (BENCHMARKS.md, session 10): 1.0 against 0.75 gains +0.09 dB at 8x and +0.02 at 4x on lossless input (and
     brings the identity distance at 8x below bicubic's), but loses 0.03 (CRF 23) to 0.06 (CRF 28) at 8x on
-    H.264. Unknown sources (in-memory frames, cameras) count as compressed, the safe side.
+    H.264. Unknown sources (in-memory frames, cameras) count as compressed, the safe side. A JPEG whose
+    ``quality`` is known (``pipelines.jpeg``) ramps from 0.75 at quality 80 to 1.0 at 85: on JPEG stills of the
+    shared clips' faces 0.75 left faces up to 0.5 dB below bicubic at quality 90-95 (4x), where 1.0 has none
+    below -0.04, and won on the mean at quality 50-70 (BENCHMARKS.md, session 13).
     """
-    return LOSSLESS_CONSISTENCY if (codec or "").lower() in LOSSLESS_CODECS else LOSSY_CONSISTENCY
+    codec = (codec or "").lower()
+    if codec in LOSSLESS_CODECS:
+        return LOSSLESS_CONSISTENCY
+    if codec in JPEG_CODECS and quality is not None:
+        return _ramp(quality, JPEG_CONSISTENCY_RAMP, LOSSY_CONSISTENCY, LOSSLESS_CONSISTENCY)
+    return LOSSY_CONSISTENCY
 
 
-def auto_frame_consistency(codec: str | None) -> float:
+def auto_frame_consistency(codec: str | None, quality: int | None = None) -> float:
     """The share of the output-resolution step (``project_region_inplace``) for a source coded with ``codec``.
 
     Measured on the real-video benchmark (BENCHMARKS.md, session 12): on lossless input the full step adds +0.07
     dB (8x) and +0.37 dB (4x) in the face boxes on top of the crop-level step; on H.264 (8x, CRF 28) it loses 0.13
     dB at 1.0 and 0.05 at 0.5 (the residual there is the blocking), so compressed and unknown sources get none.
+    A JPEG of known ``quality`` ramps from none at 85 to the full step at 95 (at 90 half the step was the best
+    share measured; BENCHMARKS.md, session 13).
     """
-    return LOSSLESS_FRAME_CONSISTENCY if (codec or "").lower() in LOSSLESS_CODECS else LOSSY_FRAME_CONSISTENCY
+    codec = (codec or "").lower()
+    if codec in LOSSLESS_CODECS:
+        return LOSSLESS_FRAME_CONSISTENCY
+    if codec in JPEG_CODECS and quality is not None:
+        return _ramp(quality, JPEG_FRAME_CONSISTENCY_RAMP, LOSSY_FRAME_CONSISTENCY, LOSSLESS_FRAME_CONSISTENCY)
+    return LOSSY_FRAME_CONSISTENCY
 
 
 def back_project(face: np.ndarray, frame: np.ndarray, crop_xyxy: np.ndarray, strength: float = 1.0) -> np.ndarray:

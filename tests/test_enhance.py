@@ -519,9 +519,10 @@ def test_enhance_cli_images_and_folders(tiny_weights: list[str], face_images: li
 def test_back_projection_share_follows_the_source(
     tiny_weights: list[str], face_images: list[np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The full step on lossless sources (ffv1 video, PNG stills), 0.75 on compressed ones (H.264, JPEG) and on
-    unknown ones; the output-resolution step at 1.0 on lossless sources only, for enhanced faces and for faces
-    left to the resize alike; explicit shares win. Checked where the shares are used: the blend stage's calls."""
+    """The full step on lossless sources (ffv1 video, PNG stills), 0.75 on compressed ones (H.264, JPEG up to
+    quality 80) and on unknown ones, JPEG stills between by the quality in their tables; the output-resolution
+    step at 1.0 on lossless sources (and from JPEG quality 95), for enhanced faces and for faces left to the
+    resize alike; explicit shares win. Checked where the shares are used: the blend stage's calls."""
     from vidfsr.pipelines import runner as runner_module
     from vidfsr.pipelines.blend import auto_consistency, auto_frame_consistency
 
@@ -529,6 +530,11 @@ def test_back_projection_share_follows_the_source(
     assert auto_consistency("h264") == auto_consistency("hevc") == auto_consistency(None) == 0.75
     assert auto_frame_consistency("ffv1") == auto_frame_consistency("png") == 1.0
     assert auto_frame_consistency("h264") == auto_frame_consistency("mjpeg") == auto_frame_consistency(None) == 0.0
+    # JPEG by quality: lossy shares up to 80 / 85, lossless from 85 / 95, linear between; unknown quality is lossy.
+    assert [auto_consistency("jpg", q) for q in (50, 80, 82, 85, 95)] == [0.75, 0.75, 0.85, 1.0, 1.0]
+    assert [auto_frame_consistency("jpeg", q) for q in (80, 85, 90, 95, 100)] == [0.0, 0.0, 0.5, 1.0, 1.0]
+    assert auto_consistency("jpg", None) == 0.75 and auto_frame_consistency("jpg", None) == 0.0
+    assert auto_consistency("h264", 95) == 0.75  # a quality only counts for JPEG
     seen: list[float] = []
     frame_steps: list[float] = []
 
@@ -559,18 +565,23 @@ def test_back_projection_share_follows_the_source(
         assert result["frame_consistency"] == (frame_share or 0.0)
         assert set(frame_steps) == ({frame_share} if frame_share else set())
         assert len(frame_steps) == (len(seen) if frame_share else 0)  # one step per enhanced face
-    for suffix, share, frame_share in ((".png", 1.0, 1.0), (".jpg", 0.75, None)):
-        still = tmp_path / f"face{suffix}"
-        cv2.imwrite(str(still), frames[0])
+    for suffix, quality, share, frame_share in (
+        (".png", None, 1.0, 1.0),
+        (".jpg", 60, 0.75, None),
+        (".jpg", 90, 1.0, 0.5),
+        (".jpeg", 95, 1.0, 1.0),
+    ):
+        still = tmp_path / f"face_{quality}{suffix}"
+        cv2.imwrite(str(still), frames[0], [cv2.IMWRITE_JPEG_QUALITY, quality or 95])
         seen.clear()
         frame_steps.clear()
-        vidfsr.enhance_video(still, tmp_path / f"out{suffix}", models=model, force=True)
+        vidfsr.enhance_video(still, tmp_path / f"out_{quality}{suffix}", models=model, force=True)
         assert seen and set(seen) == {share}
         assert set(frame_steps) == ({frame_share} if frame_share else set())
     # Faces outside the model's range are resized like the frame, and on a lossless source get the step too.
     seen.clear()
     frame_steps.clear()
-    vidfsr.enhance_video(tmp_path / "face.png", tmp_path / "passed.png", models=model)
+    vidfsr.enhance_video(tmp_path / "face_None.png", tmp_path / "passed.png", models=model)
     assert not seen and frame_steps == [1.0, 1.0]  # the two faces of the frame, no model call
 
 
@@ -806,3 +817,18 @@ def test_multi_frame_model_runs_through_the_pipeline_in_channel_order(face_image
     assert all(np.array_equal(a, b) for a, b in zip(*outputs, strict=True))
     with pytest.raises(Exception, match="takes 3 frames"):
         enhancer(np.zeros((1, 128, 128, 3), np.uint8), 0)
+
+
+@pytest.mark.parametrize("quality", [10, 50, 75, 83, 90, 95, 99, 100])
+def test_jpeg_quality_is_read_from_the_tables(quality: int, face_images: list[np.ndarray]) -> None:
+    """The IJG quality a libjpeg encoder (OpenCV) saved at, recovered exactly, also behind an EXIF-sized APP1
+    segment; other formats and headers cut before the tables give None."""
+    from vidfsr.pipelines.jpeg import jpeg_quality
+
+    data = cv2.imencode(".jpg", face_images[0], [cv2.IMWRITE_JPEG_QUALITY, quality])[1].tobytes()
+    assert jpeg_quality(data) == quality
+    app1 = b"\xff\xe1" + (60_002).to_bytes(2, "big") + b"Exif\x00\x00" + bytes(59_994)
+    assert jpeg_quality(data[:2] + app1 + data[2:]) == quality
+    assert jpeg_quality(cv2.imencode(".png", face_images[0])[1].tobytes()) is None
+    assert jpeg_quality(data[:20]) is None
+    assert jpeg_quality(b"") is None

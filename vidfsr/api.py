@@ -53,10 +53,10 @@ class EnhanceOptions:
         temporal: weight of a track's previous added detail (0 disables smoothing; 0.5 measured, see RunConfig).
         consistency: share of the back-projection step that makes each face agree with the input frame's
             pixels (0 off); None: chosen by the source's codec, 1.0 for lossless sources and 0.75 for
-            compressed or unknown ones (measured, ``pipelines.blend.auto_consistency``).
+            compressed or unknown ones, a JPEG still by its quality (measured, ``pipelines.blend.auto_consistency``).
         frame_consistency: share of the second back-projection step, at the output's resolution over each
             face's region, enhanced or not (0 off); None: 1.0 for lossless sources and 0 for compressed or
-            unknown ones (measured, ``pipelines.blend.auto_frame_consistency``).
+            unknown ones, a JPEG still by its quality (measured, ``pipelines.blend.auto_frame_consistency``).
         codec, crf, preset, pix_fmt: encoder settings.
         compare: also write a side-by-side input | output video here.
         save_faces: write each track's best enhanced face and a JSON report of tracks here.
@@ -174,14 +174,16 @@ def resolve_backend(backend: str, device_type: str, precision: str) -> str:
     return "torch"
 
 
-def blend_config(opts: EnhanceOptions, source_codec: str | None) -> BlendConfig:
-    """The blend settings for a source coded with ``source_codec``: the back-projection shares follow the codec
-    (its pixels are the truth only when lossless) unless the options set them."""
+def blend_config(opts: EnhanceOptions, source_codec: str | None, quality: int | None = None) -> BlendConfig:
+    """The blend settings for a source coded with ``source_codec`` (and, for a JPEG, saved at ``quality``): the
+    back-projection shares follow the source (its pixels are the truth only when lossless or nearly so) unless
+    the options set them."""
     from .pipelines.blend import BlendConfig, auto_consistency, auto_frame_consistency
 
-    consistency = auto_consistency(source_codec) if opts.consistency is None else opts.consistency
-    frame = auto_frame_consistency(source_codec) if opts.frame_consistency is None else opts.frame_consistency
-    source = f"source codec {source_codec or 'unknown'}"
+    consistency, frame = opts.consistency, opts.frame_consistency
+    consistency = auto_consistency(source_codec, quality) if consistency is None else consistency
+    frame = auto_frame_consistency(source_codec, quality) if frame is None else frame
+    source = f"source codec {source_codec or 'unknown'}" + ("" if quality is None else f", quality {quality}")
     logger.info(
         "back-projection shares: crop %g (%s), frame %g (%s)",
         consistency,
@@ -370,6 +372,15 @@ def _image_codec(path: Path) -> str:
     return _IMAGE_CODECS.get(suffix, suffix.lstrip("."))
 
 
+def _image_source(path: Path) -> tuple[str, int | None]:
+    """An image's format and, for a JPEG, the quality it was saved at (read from its tables)."""
+    from .pipelines.blend import JPEG_CODECS
+    from .pipelines.jpeg import jpeg_file_quality
+
+    codec = _image_codec(path)
+    return codec, jpeg_file_quality(path) if codec in JPEG_CODECS else None
+
+
 def _enhance_images(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dict[str, Any]:
     import cv2
 
@@ -396,8 +407,8 @@ def _enhance_images(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dic
             continue
         check_output_size(image.shape[1], image.shape[0], opts.scale)
         runner.tracker = type(runner.tracker)(runner.config.tracker)
-        # A folder may mix PNG and JPEG: the shares follow each file's format.
-        runner.config = dataclasses.replace(runner.config, blend=blend_config(opts, _image_codec(path)))
+        # A folder may mix PNG and JPEG of any quality: the shares follow each file's format and tables.
+        runner.config = dataclasses.replace(runner.config, blend=blend_config(opts, *_image_source(path)))
         out_path = dst / path.relative_to(src) if src.is_dir() else dst
         out_path.parent.mkdir(parents=True, exist_ok=True)
         result: list = []
