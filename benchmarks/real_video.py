@@ -150,8 +150,11 @@ def run_vidfsr(
     precision: str | None = None,
     source_codec: str | None = None,
     frame_consistency: float | None = None,
+    crop_hold: float | None = None,
 ) -> list[np.ndarray]:
     extra: dict = {} if temporal is None else {"temporal": temporal}
+    if crop_hold is not None:
+        extra["crop_hold"] = crop_hold
     if consistency is not None:
         extra["consistency"] = consistency
     if frame_consistency is not None:
@@ -317,6 +320,7 @@ def main() -> None:
     ap.add_argument(
         "--frame-consistency", type=float, default=None, help="vidfsr's --frame-consistency (default: its default)"
     )
+    ap.add_argument("--crop-hold", type=float, default=None, help="vidfsr's --crop-hold (default: its default)")
     ap.add_argument("--out", default="benchmarks/results/real_video.json")
     ap.add_argument("--sheet", default="", help="write a contact sheet PNG here")
     ap.add_argument("--write-range", default="", help="write the measured range into these weights")
@@ -367,7 +371,8 @@ def main() -> None:
                 source = "rawvideo" if codec == "lossless" else "h264"
                 outputs["vidfsr"] = run_vidfsr(low, scale, weights, args.force, args.temporal, args.consistency,
                                                source_codec=source,
-                                               frame_consistency=args.frame_consistency)  # fmt: skip
+                                               frame_consistency=args.frame_consistency,
+                                               crop_hold=args.crop_hold)  # fmt: skip
                 recs = measure(outputs, truth, faces, scale, analyser, args.analysis_every)
                 for r in recs:
                     r.update(clip=clip.stem, scale=scale, codec=codec)

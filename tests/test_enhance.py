@@ -92,6 +92,47 @@ def test_crops_sit_on_whole_pixels(face_images: list[np.ndarray]) -> None:
     assert psnr_y(batch.crops[0][inner][..., ::-1], direct[inner][..., ::-1]) > 45
 
 
+def _det(cx: float, cy: float, side: float, n: int = 1) -> Faces:
+    boxes = np.array([[cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2]] * n, np.float32)
+    return Faces(boxes, np.ones(n, np.float32), None, np.arange(1, n + 1))
+
+
+def test_crop_hold_keeps_a_still_face_crop_and_follows_a_moving_one(capsys: pytest.CaptureFixture[str]) -> None:
+    """A face whose detector box wavers across pixel boundaries keeps one crop box (the fresh rule would jump
+    between neighbouring pixels and sides); a face that walks away is followed, never framed further from the
+    rule's box than the share allows; a shot cut or a lost track frees the crop; a bad share is refused."""
+    from vidfsr.pipelines.croprule import crop_boxes, snap_to_pixels
+    from vidfsr.pipelines.crops import CropHold
+
+    hold, fresh = CropHold(0.05), CropHold(0.0)
+    rng = np.random.default_rng(0)
+    held, snapped = set(), set()
+    for _ in range(30):  # a still 28 px face (40 px crop) whose box wavers by up to 0.6 px and 1 px in size
+        faces = _det(100.5 + rng.uniform(-0.6, 0.6), 80.5 + rng.uniform(-0.6, 0.6), 28 + rng.uniform(-0.7, 0.7))
+        held.add(tuple(hold(faces)[0]))
+        snapped.add(tuple(fresh(faces)[0]))
+    assert len(held) == 1 and len(snapped) > 3
+    moves = []
+    for t in range(60):  # the same face walking right at 0.3 px a frame
+        faces = _det(100.5 + 0.3 * t, 80.5, 28)
+        box = hold(faces)[0]
+        assert np.array_equal(box, np.round(box)) and box[2] - box[0] == box[3] - box[1]
+        assert np.abs(box - crop_boxes(faces.xyxy)[0]).max() <= 0.05 * 40.5 + 0.5 + 1e-9
+        moves.append(box[0])
+    assert moves[-1] - moves[0] >= 15  # it followed
+    assert len(set(moves)) < 15  # in a few steps, not one pixel every few frames
+    hold.reset()
+    faces = _det(130.5, 80.5, 28)
+    assert np.array_equal(hold(faces), snap_to_pixels(crop_boxes(faces.xyxy)))
+    hold(Faces(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), None, np.zeros(0, np.int64)))  # track lost
+    moved = _det(131.2, 80.5, 28)
+    assert np.array_equal(hold(moved), snap_to_pixels(crop_boxes(moved.xyxy)))  # framed afresh
+    with pytest.raises(ValueError, match="crop hold"):
+        CropHold(0.6)
+    assert main(["enhance", "in.mp4", "out.mp4", "--crop-hold", "0.7"]) == 2
+    assert "crop_hold must be in [0, 0.5)" in capsys.readouterr().err
+
+
 def test_model_input_keeps_native_detail(face_images: list[np.ndarray]) -> None:
     """A 39 px face is cut straight to 128 px: it holds what a cubic upscale of the 39 px crop holds, and far
     more than the old policy's shrink to the x4 model's 32 px (issue 12: 3.4 dB lost)."""

@@ -46,6 +46,13 @@ def add(sub: argparse._SubParsersAction) -> None:
         help="weight of each track's previous added detail, aligned (0 off; default 0.5: measured)",
     )
     p.add_argument(
+        "--crop-hold",
+        type=float,
+        default=0.05,
+        help="a face keeps its crop box while it stays within this share of the crop side (0 off; default "
+        "0.05: measured, less flicker)",
+    )
+    p.add_argument(
         "--consistency",
         type=float,
         default=None,
@@ -100,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         "backend": args.backend,
         "batch_size": args.batch_size, "detect_every": args.detect_every, "detector": args.detector,
         "blend": args.blend, "mask": args.mask, "force": args.force, "temporal": args.temporal,
+        "crop_hold": args.crop_hold,
         "consistency": args.consistency, "frame_consistency": args.frame_consistency,
         "codec": args.codec, "crf": args.crf, "preset": args.preset, "pix_fmt": args.pix_fmt,
         "compare": args.compare, "save_faces": args.save_faces, "min_face": args.min_face,
