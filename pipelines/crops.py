@@ -119,8 +119,8 @@ class CropHold:
     flicker the input does not have. A track keeps its previous crop while every edge of the wanted one stays
     within ``share`` of the crop side (plus the half pixel snapping allows) of it; beyond that the crop
     follows the face again. Measured on the real-video benchmark with v3 (BENCHMARKS.md, session 13), share
-    0.05: flicker at 8x 1.60 -> 1.54 lossless and 2.33 -> 2.22 at CRF 28, gain +1.17 -> +1.21 / +0.38 -> +0.37
-    dB; at 4x lossless +0.70 -> +0.73. A face that moves keeps a framing within the share of the rule's.
+    0.05: flicker at 8x 1.60 -> 1.53 lossless and 2.33 -> 2.23 at CRF 28, gain +1.17 -> +1.20 / +0.38 -> +0.37
+    dB; at 4x lossless +0.70 -> +0.74. A face that moves keeps a framing within the share of the rule's.
     """
 
     def __init__(self, share: float = 0.05) -> None:
