@@ -13,8 +13,7 @@ import argparse
 import json
 from pathlib import Path
 
-from fsrgan_card import back_projected
-from vidfsr.models.evaluate import load_eval_set, score, super_resolve
+from vidfsr.models.evaluate import back_projected, load_eval_set, score, super_resolve
 from vidfsr.models.face_metrics import FaceAnalyser, face_metrics
 from vidfsr.models.io import load_model
 

@@ -21,34 +21,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from vidfsr.models.evaluate import EvalSet, load_eval_set, real_eval_set, score, super_resolve
+from vidfsr.models.evaluate import EvalSet, back_projected, load_eval_set, real_eval_set, score, super_resolve
 from vidfsr.models.face_metrics import FaceAnalyser, face_metrics
 from vidfsr.models.io import load_model, read_metadata
 
 from vidfsr.shared import shared_dir
-
-
-def back_projected(
-    sr: np.ndarray, lr_up: np.ndarray, side: int | np.ndarray, share: float | np.ndarray = 1.0
-) -> np.ndarray:
-    """``sr`` after one full back-projection step against its input, as ``pipelines.blend.back_project`` does
-    for a lossless source (every model's output passes through it in ``vidfsr enhance``).
-
-    The official LR files are stored upsampled (MATLAB bicubic), so the step compares in that domain: the SR face
-    shrunk to ``side`` (area) and brought back with cubic, against the stored input. Shrinking the stored input
-    instead would blur the evidence (cubic up then area down is a low-pass) and cost ~0.1 dB. ``side`` and
-    ``share`` may be per face (the real-world sets draw a side per face, and the pipeline's share follows the source).
-    """
-    out = sr.astype(np.float32)
-    sides = np.broadcast_to(np.asarray(side, dtype=int), len(out))
-    shares = np.broadcast_to(np.asarray(share, dtype=np.float32), len(out))
-    for i, y in enumerate(out):
-        n = int(sides[i])
-        down = cv2.resize(y, (n, n), interpolation=cv2.INTER_AREA)
-        out[i] += shares[i] * (
-            lr_up[i, ..., :3].astype(np.float32) - cv2.resize(down, y.shape[:2][::-1], interpolation=cv2.INTER_CUBIC)
-        )
-    return np.clip(out, 0, 255).round().astype(np.uint8)
 
 
 def evaluate(

@@ -17,10 +17,9 @@ import platform
 from pathlib import Path
 
 import numpy as np
-from fsrgan_card import back_projected
 from model_card import contact_sheet, learning_curve
 from real_video import table_markdown
-from vidfsr.models.evaluate import load_eval_set, real_eval_set, score, super_resolve
+from vidfsr.models.evaluate import back_projected, load_eval_set, real_eval_set, score, super_resolve
 from vidfsr.models.io import load_model, read_metadata
 from vidfsr.models.realdeg import EVAL_CONFIG, RealDegradation
 from vidfsr.pipelines.blend import LOSSLESS_CONSISTENCY, LOSSY_CONSISTENCY
@@ -112,8 +111,9 @@ def main() -> None:
         "## celeba1000, real-world degradation (1,000 faces, fixed seed 2026, Y channel)",
         "",
         "`vidfsr eval --model " + weights.stem + "` reproduces the model columns of the first row (it defaults "
-        "to this set for real-world models). The baseline is the model's own input: the LR face resized to 128 "
-        "with cubic. The last columns are what `vidfsr enhance` pastes: the output after its back-projection "
+        "to this set for real-world models; `--back-project` adds the after-the-step columns). The baseline is "
+        "the model's own input: the LR face resized to 128 with cubic. The last columns are what `vidfsr "
+        "enhance` pastes: the output after its back-projection "
         f"step, at the share it picks by source ({LOSSLESS_CONSISTENCY:g} on the uncompressed faces, "
         f"{LOSSY_CONSISTENCY:g} on JPEG and H.264), taken against the cubic input at each face's own LR side.",
         "",

@@ -27,6 +27,8 @@ class EvalSet:
     names: list[str]
     hr: np.ndarray  # [N,128,128,3] uint8 RGB
     lr_up: np.ndarray  # [N,128,128,3] uint8 RGB, the model input ([N,128,128,3K] for K-frame bursts)
+    lr_side: np.ndarray | None = None  # [N] each face's LR side in pixels, where known
+    compressed: np.ndarray | None = None  # [N] bool: its LR was JPEG- or H.264-coded, where known
 
     @property
     def baseline(self) -> np.ndarray:
@@ -65,7 +67,8 @@ def load_eval_set(hr_dir: str | Path, scale: int, lr_dir: str | Path | None = No
             lr = to_uint8(upsample_lr(to_tensor(lr), (128, 128)))
     else:
         lr = to_uint8(degrade(to_tensor(hr), scale))
-    return EvalSet([p.name for p in files], hr, lr)
+    n = len(files)
+    return EvalSet([p.name for p in files], hr, lr, np.full(n, 128 // scale), np.zeros(n, bool))
 
 
 def real_eval_set(hr_dir: str | Path, limit: int = 0, seed: int = 2026, config=None) -> EvalSet:
@@ -75,8 +78,39 @@ def real_eval_set(hr_dir: str | Path, limit: int = 0, seed: int = 2026, config=N
 
     base = load_eval_set(hr_dir, 8, None, limit)
     deg = RealDegradation(config or EVAL_CONFIG, seed=seed)
-    lr = np.concatenate([deg.degrade_batch(base.hr[i : i + 14], order="rgb")[0] for i in range(0, len(base.hr), 14)])
-    return EvalSet(base.names, base.hr, lr)
+    parts, info = [], []
+    for i in range(0, len(base.hr), 14):
+        lr, faces = deg.degrade_batch(base.hr[i : i + 14], order="rgb")
+        parts.append(lr)
+        info += faces
+    sides = np.array([f.lr_side for f in info])
+    compressed = np.array([f.compression != "none" for f in info])
+    return EvalSet(base.names, base.hr, np.concatenate(parts), sides, compressed)
+
+
+def back_projected(
+    sr: np.ndarray, lr_up: np.ndarray, side: int | np.ndarray, share: float | np.ndarray = 1.0
+) -> np.ndarray:
+    """``sr`` after one back-projection step against its input, as ``pipelines.blend.back_project`` applies it
+    to every model output in ``vidfsr enhance``: what the pipeline pastes, not the network's own output.
+
+    The inputs here are stored upsampled to 128 (the official LR files by MATLAB bicubic, the real-world set by
+    OpenCV cubic), so the step compares in that domain: the SR face shrunk to its LR ``side`` (area) and brought
+    back with cubic, against the stored input. Shrinking the stored input instead would blur the evidence
+    (cubic up then area down is a low-pass) and cost ~0.1 dB. ``side`` and ``share`` may be per face.
+    """
+    import cv2
+
+    out = sr.astype(np.float32)
+    sides = np.broadcast_to(np.asarray(side, dtype=int), len(out))
+    shares = np.broadcast_to(np.asarray(share, dtype=np.float32), len(out))
+    for i, y in enumerate(out):
+        n = int(sides[i])
+        down = cv2.resize(y, (n, n), interpolation=cv2.INTER_AREA)
+        out[i] += shares[i] * (
+            lr_up[i, ..., :3].astype(np.float32) - cv2.resize(down, y.shape[:2][::-1], interpolation=cv2.INTER_CUBIC)
+        )
+    return np.clip(out, 0, 255).round().astype(np.uint8)
 
 
 def real_burst_eval_set(hr_dir: str | Path, frames: int, limit: int = 0, seed: int = 2026, config=None) -> EvalSet:

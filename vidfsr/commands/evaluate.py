@@ -31,6 +31,11 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--scale", type=int, choices=[2, 4, 8], help="LR factor (default: the model's; 8 for --bicubic)")
     p.add_argument("--save", help="write each output as PNG named like its HR file")
     p.add_argument("--tta", action="store_true", help="average over the 8 flips/rotations (FSRNet_aug)")
+    p.add_argument(
+        "--back-project", action="store_true",
+        help="also each model's output after the back-projection step vidfsr enhance applies (what it pastes: "
+        "the full step on uncompressed faces, 0.75 on JPEG/H.264 ones)",
+    )  # fmt: skip
     p.add_argument("--landmarks", help="ground-truth landmarks .npy [N,68,2] in HR file order, for NRMSE")
     p.add_argument(
         "--face-metrics", action="store_true",
@@ -57,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from vidfsr.config import resolve_device
     from vidfsr.errors import ConfigError
     from vidfsr.models.evaluate import (
+        back_projected,
         landmark_nrmse,
         load_eval_set,
         real_burst_eval_set,
@@ -65,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         super_resolve,
     )
     from vidfsr.models.io import load_model_meta
+    from vidfsr.pipelines.blend import LOSSLESS_CONSISTENCY, LOSSY_CONSISTENCY
     from vidfsr.shared import shared_dir
 
     models: list[tuple[str, object, dict]] = []  # (label, model, metadata)
@@ -95,10 +102,17 @@ def run(args: argparse.Namespace) -> int:
     rows: list[tuple[str, np.ndarray, np.ndarray | None]] = []  # (label, SR faces, landmarks)
     if not models or args.face_metrics:
         rows.append(("bicubic", data.baseline, None))
+    if args.back_project and data.lr_side is None:
+        raise ConfigError("--back-project needs each face's LR side: not available for multi-frame bursts")
     for label, m, _ in models:
         device = next(m.parameters()).device
         sr, marks = super_resolve(m, data.lr_up, args.batch_size, args.tta, device)
         rows.append((f"{label}{' +TTA' if args.tta else ''}", sr, marks))
+        if args.back_project:
+            # The shares vidfsr enhance picks by source: a coded face's pixels carry its blocking.
+            shares = np.where(data.compressed, LOSSY_CONSISTENCY, LOSSLESS_CONSISTENCY)
+            pasted = back_projected(sr, data.lr_up, data.lr_side, shares)
+            rows.append((f"{rows[-1][0]} + back-projection", pasted, None))
     analyser = None
     if args.face_metrics:
         from vidfsr.models.face_metrics import FaceAnalyser, face_metrics
