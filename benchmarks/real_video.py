@@ -81,6 +81,31 @@ def h264(frames: list[np.ndarray], crf: int) -> list[np.ndarray]:
     return out
 
 
+def mjpeg(frames: list[np.ndarray], qscale: int) -> tuple[list[np.ndarray], int | None]:
+    """The clip through FFmpeg's MJPEG encoder at a fixed quantiser (``-q:v``; 2 is an IP camera's best, 10 a
+    starved one), decoded back, and the JPEG quality its frames' tables say (what ``vidfsr enhance`` reads)."""
+    import av
+    from vidfsr.pipelines.jpeg import jpeg_quality
+
+    enc = av.CodecContext.create("mjpeg", "w")
+    h, w = frames[0].shape[:2]
+    enc.width, enc.height, enc.pix_fmt, enc.time_base = w, h, "yuvj420p", Fraction(1, 25)
+    enc.options = {"qmin": str(qscale), "qmax": str(qscale)}
+    packets = []
+    for i, f in enumerate(frames):
+        vf = av.VideoFrame.from_ndarray(f, format="bgr24").reformat(format="yuvj420p")
+        vf.pts = i
+        packets += enc.encode(vf)
+    packets += enc.encode(None)
+    quality = jpeg_quality(bytes(packets[0]))
+    dec = av.CodecContext.create("mjpeg", "r")
+    out = []
+    for p in [*packets, None]:
+        out += [f.to_ndarray(format="bgr24") for f in dec.decode(p)]
+    assert len(out) == len(frames), (len(out), len(frames))
+    return out, quality
+
+
 def truth_faces(frames: list[np.ndarray], min_side: float) -> list[list[tuple[int, np.ndarray]]]:
     """Per frame, (face id, box xyxy) of the faces YuNet finds in the original; ids follow a face by IoU."""
     det = YuNetDetector(config=DetectorConfig(score_threshold=0.7))
@@ -151,6 +176,7 @@ def run_vidfsr(
     source_codec: str | None = None,
     frame_consistency: float | None = None,
     crop_hold: float | None = None,
+    source_quality: int | None = None,
 ) -> list[np.ndarray]:
     extra: dict = {} if temporal is None else {"temporal": temporal}
     if crop_hold is not None:
@@ -161,7 +187,8 @@ def run_vidfsr(
         extra["frame_consistency"] = frame_consistency
     if precision is not None:
         extra["precision"] = precision
-    runner = build_runner(EnhanceOptions(models=weights, scale=float(scale), force=force, **extra), source_codec)
+    opts = EnhanceOptions(models=weights, scale=float(scale), force=force, **extra)
+    runner = build_runner(opts, source_codec, source_quality)
     frames = [Frame(i, img, pts=i, time_base=Fraction(1, 25)) for i, img in enumerate(low)]
     out: list[np.ndarray] = []
     runner.run(frames, lambda f, img: out.append(img))
@@ -310,7 +337,8 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=12)
     ap.add_argument("--esrgan-frames", type=int, default=3)
     ap.add_argument("--scales", type=int, nargs="+", default=[4, 8])
-    ap.add_argument("--codecs", nargs="+", default=["lossless", "23", "28", "33"])
+    ap.add_argument("--codecs", nargs="+", default=["lossless", "23", "28", "33"],
+                    help="lossless, an H.264 CRF, or mjpegQ (FFmpeg's MJPEG at -q:v Q)")  # fmt: skip
     ap.add_argument("--clips", nargs="*", default=[], help="clip name filter (substring)")
     ap.add_argument("--analysis-every", type=int, default=3, help="landmark/identity every k frames from 1")
     ap.add_argument("--no-analysis", action="store_true")
@@ -351,7 +379,13 @@ def main() -> None:
                 continue
             small = [cv2.resize(f, (w2 // scale, h2 // scale), interpolation=cv2.INTER_AREA) for f in truth]
             for codec in args.codecs:
-                low = small if codec == "lossless" else h264(small, int(codec))
+                quality = None
+                if codec == "lossless":
+                    low = small
+                elif codec.startswith("mjpeg"):
+                    low, quality = mjpeg(small, int(codec[5:]))
+                else:
+                    low = h264(small, int(codec))
                 key = hashlib.sha1(f"{clip.name}|{scale}|{codec}|{args.frames}|{args.esrgan_frames}|2".encode())
                 cache = CACHE / f"{key.hexdigest()[:16]}.npz"
                 outputs: dict[str, list] = {
@@ -367,10 +401,10 @@ def main() -> None:
                         CACHE.mkdir(parents=True, exist_ok=True)
                         np.savez_compressed(cache, esrgan=np.stack(done))
                         outputs["realesrgan"] = [*done, *[None] * (len(low) - len(done))]
-                # As vidfsr enhance picks it for a file of this codec: lossless (ffv1, PNG) or H.264.
-                source = "rawvideo" if codec == "lossless" else "h264"
+                # As vidfsr enhance picks it for a file of this codec: lossless, MJPEG (by its quality) or H.264.
+                source = "rawvideo" if codec == "lossless" else "mjpeg" if quality is not None else "h264"
                 outputs["vidfsr"] = run_vidfsr(low, scale, weights, args.force, args.temporal, args.consistency,
-                                               source_codec=source,
+                                               source_codec=source, source_quality=quality,
                                                frame_consistency=args.frame_consistency,
                                                crop_hold=args.crop_hold)  # fmt: skip
                 recs = measure(outputs, truth, faces, scale, analyser, args.analysis_every)

@@ -1,4 +1,4 @@
-"""The quality a JPEG was saved at, read from its quantisation tables.
+"""The quality a JPEG (a still, or a frame of an MJPEG video) was saved at, read from its quantisation tables.
 
 A JPEG at quality 95 holds nearly the pixels of a lossless file, one at 50 mostly its blocking: the blend stage's
 back-projection shares follow that (``blend.auto_consistency``), so a still is judged by its own tables rather
@@ -84,3 +84,20 @@ def jpeg_file_quality(path: str | Path) -> int | None:
             return jpeg_quality(f.read(_HEADER_BYTES))
     except OSError:
         return None
+
+
+def mjpeg_file_quality(path: str | Path) -> int | None:
+    """``jpeg_quality`` of an MJPEG video file's first frame (each frame is a JPEG with its own tables; encoders
+    keep one quality per stream); None when the file holds no readable MJPEG frame."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                return None
+            for packet in container.demux(video=0):
+                if packet.size:
+                    return jpeg_quality(bytes(packet))
+    except (av.error.FFmpegError, OSError):
+        return None
+    return None

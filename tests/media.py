@@ -30,6 +30,7 @@ def make_video(
     codec: str = "libx264",
     pix_fmt: str = "yuv420p",
     images: list[np.ndarray] | None = None,
+    options: dict[str, str] | None = None,
 ) -> Path:
     """Write a clip and return its path.
 
@@ -41,6 +42,7 @@ def make_video(
         vfr: irregular frame durations (pts gaps alternate 1x and 3x the nominal period).
         rotation: display-matrix rotation in degrees (90, 180, 270) as phones write it.
         images: BGR frames to encode instead of the generated pattern.
+        options: encoder options (``{"qmin": "2", "qmax": "2"}``: FFmpeg's MJPEG at ``-q:v 2``).
     """
     path = Path(path)
     rate = Fraction(rate)
@@ -48,6 +50,8 @@ def make_video(
     with av.open(str(path), "w") as out:
         vs = out.add_stream(codec, rate=rate)
         vs.width, vs.height, vs.pix_fmt = w, h, pix_fmt
+        if options:
+            vs.codec_context.options = options
         vs.time_base = Fraction(1, 90000) if vfr else 1 / rate
         if rotation:
             vs.set_display_rotation(rotation)

@@ -591,20 +591,24 @@ def test_back_projection_share_follows_the_source(
     monkeypatch.setattr(runner_module, "project_region_inplace", recording_frame_step)
     frames = face_clip_frames(face_images, 4)
     model = (tiny_weights[0],)
-    for codec, suffix, share, forced, frame_share, forced_frame in (
-        ("ffv1", ".mkv", 1.0, None, 1.0, None),
-        ("libx264", ".mp4", 0.75, None, None, None),
-        ("ffv1", ".mkv", 0.5, 0.5, 0.3, 0.3),
-        ("libx264", ".mp4", 0.75, None, 0.6, 0.6),
+    for codec, suffix, share, forced, frame_share, forced_frame, qscale in (
+        ("ffv1", ".mkv", 1.0, None, 1.0, None, None),
+        ("libx264", ".mp4", 0.75, None, None, None, None),
+        ("ffv1", ".mkv", 0.5, 0.5, 0.3, 0.3, None),
+        ("libx264", ".mp4", 0.75, None, 0.6, 0.6, None),
+        ("mjpeg", ".mkv", 1.0, None, 0.9, None, 2),  # -q:v 2 writes quality-94 tables
+        ("mjpeg", ".mkv", 0.75, None, None, None, 10),  # quality 68
     ):
-        src = make_video(tmp_path / f"in_{codec}{suffix}", frames=4, size=(320, 240), codec=codec, images=frames)
+        src = make_video(tmp_path / f"in_{codec}{qscale}{suffix}", frames=4, size=(320, 240), codec=codec,
+                         images=frames, pix_fmt="yuvj420p" if codec == "mjpeg" else "yuv420p",
+                         options={"qmin": str(qscale), "qmax": str(qscale)} if qscale else None)  # fmt: skip
         seen.clear()
         frame_steps.clear()
-        result = vidfsr.enhance_video(src, tmp_path / f"out_{codec}_{share}.mp4", models=model, force=True,
+        result = vidfsr.enhance_video(src, tmp_path / f"out_{codec}{qscale}_{share}.mp4", models=model, force=True,
                                       consistency=forced, frame_consistency=forced_frame)  # fmt: skip
         assert result["consistency"] == share and seen and set(seen) == {share}
-        assert result["frame_consistency"] == (frame_share or 0.0)
-        assert set(frame_steps) == ({frame_share} if frame_share else set())
+        assert result["frame_consistency"] == pytest.approx(frame_share or 0.0)
+        assert frame_steps == pytest.approx([frame_share] * len(frame_steps)) if frame_share else not frame_steps
         assert len(frame_steps) == (len(seen) if frame_share else 0)  # one step per enhanced face
     for suffix, quality, share, frame_share in (
         (".png", None, 1.0, 1.0),

@@ -55,10 +55,12 @@ class EnhanceOptions:
             every frame; 0.05 measured: less flicker, see ``pipelines.crops.CropHold``).
         consistency: share of the back-projection step that makes each face agree with the input frame's
             pixels (0 off); None: chosen by the source's codec, 1.0 for lossless sources and 0.75 for
-            compressed or unknown ones, a JPEG still by its quality (measured, ``pipelines.blend.auto_consistency``).
+            compressed or unknown ones, a JPEG still or MJPEG file by its quality (measured,
+            ``pipelines.blend.auto_consistency``).
         frame_consistency: share of the second back-projection step, at the output's resolution over each
             face's region, enhanced or not (0 off); None: 1.0 for lossless sources and 0 for compressed or
-            unknown ones, a JPEG still by its quality (measured, ``pipelines.blend.auto_frame_consistency``).
+            unknown ones, a JPEG still or MJPEG file by its quality (measured,
+            ``pipelines.blend.auto_frame_consistency``).
         codec, crf, preset, pix_fmt: encoder settings.
         compare: also write a side-by-side input | output video here.
         save_faces: write each track's best enhanced face and a JSON report of tracks here.
@@ -199,10 +201,10 @@ def blend_config(opts: EnhanceOptions, source_codec: str | None, quality: int | 
     return BlendConfig(strength=opts.blend, mask=opts.mask, consistency=consistency, frame_consistency=frame)
 
 
-def build_runner(opts: EnhanceOptions, source_codec: str | None = None):
+def build_runner(opts: EnhanceOptions, source_codec: str | None = None, quality: int | None = None):
     """Detector, enhancer and runner for these options (the heavy imports happen here). ``source_codec``: the
-    input's codec (``VideoInfo.codec``, or an image format), which sets the back-projection shares the options
-    leave unset."""
+    input's codec (``VideoInfo.codec``, or an image format), and for JPEG/MJPEG ``quality`` (``pipelines.jpeg``),
+    which set the back-projection shares the options leave unset."""
     from .pipelines.detect import DetectorConfig, create_detector
     from .pipelines.enhance import Enhancer, EnhancerConfig
     from .pipelines.runner import ACCELERATOR_THREADS, DEFAULT_THREADS, RunConfig, Runner, parse_threads
@@ -225,7 +227,7 @@ def build_runner(opts: EnhanceOptions, source_codec: str | None = None):
         batch_size=max(opts.batch_size, 8),
         temporal=opts.temporal,
         crop_hold=opts.crop_hold,
-        blend=blend_config(opts, source_codec),
+        blend=blend_config(opts, source_codec, quality),
         keep_best=bool(opts.save_faces),
         threads=stages,
     )
@@ -298,6 +300,14 @@ def _relay_stop(stop: threading.Event, done: threading.Event, source) -> None:
             return
 
 
+def _video_quality(path: str, codec: str) -> int | None:
+    """An MJPEG file's JPEG quality (its frames are JPEG stills, judged like them); None for other codecs."""
+    from .pipelines.blend import JPEG_CODECS
+    from .pipelines.jpeg import mjpeg_file_quality
+
+    return mjpeg_file_quality(path) if codec.lower() in JPEG_CODECS else None
+
+
 def _enhance_stream(
     src: str, dst: str, opts: EnhanceOptions, progress, max_frames: int, stop: threading.Event | None = None
 ) -> dict[str, Any]:
@@ -319,7 +329,7 @@ def _enhance_stream(
     with RtspSource(src) if live else VideoFileSource(src) as source:
         info = source.info
         check_output_size(info.width, info.height, opts.scale)
-        runner = build_runner(opts, info.codec)
+        runner = build_runner(opts, info.codec, None if live else _video_quality(src, info.codec))
         if live:
             # Short queues: every frame waiting between stages is latency (BENCHMARKS.md, live latency).
             runner.config = dataclasses.replace(runner.config, queue_size=LIVE_QUEUE)

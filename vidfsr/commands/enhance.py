@@ -57,16 +57,16 @@ def add(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=None,
         help="back-projection share: each face made to agree with the input's pixels (0 off; default by source, "
-        "measured: 1.0 for lossless codecs and PNG/BMP/TIFF, 0.75 for compressed video and cameras; JPEG by its "
-        "quality, 0.75 up to 80, 1.0 from 85)",
+        "measured: 1.0 for lossless codecs and PNG/BMP/TIFF, 0.75 for compressed video and cameras; JPEG and MJPEG "
+        "files by their quality, 0.75 up to 80, 1.0 from 85)",
     )
     p.add_argument(
         "--frame-consistency",
         type=float,
         default=None,
         help="second back-projection step at the output's resolution over each face's region (0 off; default by "
-        "source, measured: 1.0 for lossless codecs and PNG/BMP/TIFF, 0 for compressed video and cameras; JPEG by "
-        "its quality, 0 up to 85, 1.0 from 95)",
+        "source, measured: 1.0 for lossless codecs and PNG/BMP/TIFF, 0 for compressed video and cameras; JPEG and "
+        "MJPEG files by their quality, 0 up to 85, 1.0 from 95)",
     )
     p.add_argument("--codec", default="libx264")
     p.add_argument("--crf", type=int, default=18)
