@@ -27,6 +27,9 @@ LOSSY_FRAME_CONSISTENCY = 0.0
 JPEG_CODECS = frozenset({"jpg", "jpeg", "mjpeg"})
 JPEG_CONSISTENCY_RAMP = (80, 85)
 JPEG_FRAME_CONSISTENCY_RAMP = (85, 95)
+# MJPEG video (FFmpeg's decoder name; stills are "jpg"/"jpeg") takes half the stills' frame step: it copies each
+# frame's own coding noise back, which flickers (BENCHMARKS.md, session 13).
+MJPEG_FRAME_CONSISTENCY_FACTOR = 0.5
 
 
 @dataclass(frozen=True)
@@ -84,13 +87,15 @@ def auto_frame_consistency(codec: str | None, quality: int | None = None) -> flo
     dB (8x) and +0.37 dB (4x) in the face boxes on top of the crop-level step; on H.264 (8x, CRF 28) it loses 0.13
     dB at 1.0 and 0.05 at 0.5 (the residual there is the blocking), so compressed and unknown sources get none.
     A JPEG of known ``quality`` ramps from none at 85 to the full step at 95 (at 90 half the step was the best
-    share measured; BENCHMARKS.md, session 13).
+    share measured; BENCHMARKS.md, session 13); an MJPEG video half that: on quality-94 MJPEG clips the full
+    ramp's 0.9 added 4-6% flicker for +0.03 dB over 0.5 (BENCHMARKS.md, session 13).
     """
     codec = (codec or "").lower()
     if codec in LOSSLESS_CODECS:
         return LOSSLESS_FRAME_CONSISTENCY
     if codec in JPEG_CODECS and quality is not None:
-        return _ramp(quality, JPEG_FRAME_CONSISTENCY_RAMP, LOSSY_FRAME_CONSISTENCY, LOSSLESS_FRAME_CONSISTENCY)
+        share = _ramp(quality, JPEG_FRAME_CONSISTENCY_RAMP, LOSSY_FRAME_CONSISTENCY, LOSSLESS_FRAME_CONSISTENCY)
+        return share * MJPEG_FRAME_CONSISTENCY_FACTOR if codec == "mjpeg" else share
     return LOSSY_FRAME_CONSISTENCY
 
 

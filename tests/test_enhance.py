@@ -576,6 +576,7 @@ def test_back_projection_share_follows_the_source(
     assert [auto_frame_consistency("jpeg", q) for q in (80, 85, 90, 95, 100)] == [0.0, 0.0, 0.5, 1.0, 1.0]
     assert auto_consistency("jpg", None) == 0.75 and auto_frame_consistency("jpg", None) == 0.0
     assert auto_consistency("h264", 95) == 0.75  # a quality only counts for JPEG
+    assert auto_consistency("mjpeg", 95) == 1.0 and auto_frame_consistency("mjpeg", 95) == 0.5  # video: half
     seen: list[float] = []
     frame_steps: list[float] = []
 
@@ -596,7 +597,7 @@ def test_back_projection_share_follows_the_source(
         ("libx264", ".mp4", 0.75, None, None, None, None),
         ("ffv1", ".mkv", 0.5, 0.5, 0.3, 0.3, None),
         ("libx264", ".mp4", 0.75, None, 0.6, 0.6, None),
-        ("mjpeg", ".mkv", 1.0, None, 0.9, None, 2),  # -q:v 2 writes quality-94 tables
+        ("mjpeg", ".mkv", 1.0, None, 0.45, None, 2),  # -q:v 2 writes quality-94 tables; video: half the step
         ("mjpeg", ".mkv", 0.75, None, None, None, 10),  # quality 68
     ):
         src = make_video(tmp_path / f"in_{codec}{qscale}{suffix}", frames=4, size=(320, 240), codec=codec,
