@@ -26,10 +26,10 @@ LOSSY_FRAME_CONSISTENCY = 0.0
 # lossless ones over these IJG qualities (BENCHMARKS.md, session 13).
 JPEG_CODECS = frozenset({"jpg", "jpeg", "mjpeg"})
 JPEG_CONSISTENCY_RAMP = (80, 85)
-JPEG_FRAME_CONSISTENCY_RAMP = (85, 95)
-# MJPEG video (FFmpeg's decoder name; stills are "jpg"/"jpeg") takes half the stills' frame step: it copies each
-# frame's own coding noise back, which flickers (BENCHMARKS.md, session 13).
-MJPEG_FRAME_CONSISTENCY_FACTOR = 0.5
+# The frame step ramps to half: the full one copies the JPEG's own coding noise back, which at 2x shows in the
+# output and in video flickers (BENCHMARKS.md, session 13).
+JPEG_FRAME_CONSISTENCY_RAMP = (85, 90)
+JPEG_FRAME_CONSISTENCY = 0.5
 
 
 @dataclass(frozen=True)
@@ -86,16 +86,16 @@ def auto_frame_consistency(codec: str | None, quality: int | None = None) -> flo
     Measured on the real-video benchmark (BENCHMARKS.md, session 12): on lossless input the full step adds +0.07
     dB (8x) and +0.37 dB (4x) in the face boxes on top of the crop-level step; on H.264 (8x, CRF 28) it loses 0.13
     dB at 1.0 and 0.05 at 0.5 (the residual there is the blocking), so compressed and unknown sources get none.
-    A JPEG of known ``quality`` ramps from none at 85 to the full step at 95 (at 90 half the step was the best
-    share measured; BENCHMARKS.md, session 13); an MJPEG video half that: on quality-94 MJPEG clips the full
-    ramp's 0.9 added 4-6% flicker for +0.03 dB over 0.5 (BENCHMARKS.md, session 13).
+    A JPEG still or MJPEG video of known ``quality`` ramps from none at 85 to half the step at 90 and above
+    (BENCHMARKS.md, session 13): on quality 90-95 stills half the step gained as much as the full one at 3-8x
+    and left no face below bicubic at 2x, where the full one put two 0.05-0.11 dB below; on quality-94 MJPEG
+    clips the full step added 4-6% flicker for +0.03 dB.
     """
     codec = (codec or "").lower()
     if codec in LOSSLESS_CODECS:
         return LOSSLESS_FRAME_CONSISTENCY
     if codec in JPEG_CODECS and quality is not None:
-        share = _ramp(quality, JPEG_FRAME_CONSISTENCY_RAMP, LOSSY_FRAME_CONSISTENCY, LOSSLESS_FRAME_CONSISTENCY)
-        return share * MJPEG_FRAME_CONSISTENCY_FACTOR if codec == "mjpeg" else share
+        return _ramp(quality, JPEG_FRAME_CONSISTENCY_RAMP, LOSSY_FRAME_CONSISTENCY, JPEG_FRAME_CONSISTENCY)
     return LOSSY_FRAME_CONSISTENCY
 
 

@@ -66,7 +66,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="second back-projection step at the output's resolution over each face's region (0 off; default by "
         "source, measured: 1.0 for lossless codecs and PNG/BMP/TIFF, 0 for compressed video and cameras; JPEG and "
-        "MJPEG files by their quality, 0 up to 85, 1.0 from 95)",
+        "MJPEG files by their quality, 0 up to 85, 0.5 from 90)",
     )
     p.add_argument("--codec", default="libx264")
     p.add_argument("--crf", type=int, default=18)
