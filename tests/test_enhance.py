@@ -555,6 +555,17 @@ def test_enhance_cli_images_and_folders(tiny_weights: list[str], face_images: li
     assert cv2.imread(str(tmp_path / "one.png")).shape == (480, 640, 3)
     assert main(["enhance", str(photos), str(tmp_path / "out"), "--force", *model_args]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["p0.jpg", "p1.jpg"]
+    # --compare for stills: the bicubic input beside the output, an image per image, a folder for a folder.
+    args = [str(photos / "p0.jpg"), str(tmp_path / "two.png"), "--force", "--compare", str(tmp_path / "cmp.png")]
+    assert main(["enhance", *args, *model_args]) == 0
+    pair, out = cv2.imread(str(tmp_path / "cmp.png")), cv2.imread(str(tmp_path / "two.png"))
+    assert pair.shape == (480, 1280, 3)
+    assert np.array_equal(pair[60:, 640 + 200 :], out[60:, 200:])  # right half: the output (labels top left)
+    bicubic = cv2.resize(cv2.imread(str(photos / "p0.jpg")), (640, 480), interpolation=cv2.INTER_CUBIC)
+    assert np.array_equal(pair[60:, 200:640], bicubic[60:, 200:])  # left half: the input as bicubic
+    assert main(["enhance", str(photos), str(tmp_path / "o2"), "--compare", str(tmp_path / "cmps"), *model_args]) == 0
+    assert sorted(p.name for p in (tmp_path / "cmps").iterdir()) == ["p0.jpg", "p1.jpg"]
+    assert main(["enhance", str(photos), str(tmp_path / "o3"), "--compare", str(tmp_path / "c.png"), *model_args]) == 2
 
 
 def test_back_projection_share_follows_the_source(

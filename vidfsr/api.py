@@ -62,7 +62,8 @@ class EnhanceOptions:
             unknown ones, a JPEG still or MJPEG file by its quality (measured,
             ``pipelines.blend.auto_frame_consistency``).
         codec, crf, preset, pix_fmt: encoder settings.
-        compare: also write a side-by-side input | output video here.
+        compare: also write a side-by-side input (bicubic, as the background) | output here: a video for a
+            video, an image for an image, a folder for a folder of images.
         save_faces: write each track's best enhanced face and a JSON report of tracks here.
         min_face, max_faces, score_threshold: detector options.
         stages: which pipeline stages share a thread (``pipelines.runner.parse_threads``; empty: the grouping
@@ -412,6 +413,9 @@ def _enhance_images(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dic
         from .pipelines.types import IMAGE_EXTS
 
         raise InputError(f"{dst}: an image input needs an image output ({', '.join(sorted(IMAGE_EXTS))})")
+    compare = Path(opts.compare) if opts.compare else None
+    if compare is not None and (src.is_dir() == _is_image(compare)):
+        raise InputError(f"{compare}: --compare takes an image for an image input and a folder for a folder of images")
     runner = build_runner(dataclasses.replace(opts, detect_every=1), _image_codec(files[0]))
     # A still has no history: every detection is a face at once.
     runner.config = dataclasses.replace(runner.config, tracker=TrackerConfig(min_hits=1))
@@ -431,6 +435,13 @@ def _enhance_images(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dic
         runner.run([Frame(0, image, source=str(path))], lambda f, img, out=result: out.append(img))
         if not cv2.imwrite(str(out_path), result[0]):
             raise InputError(f"{out_path}: cannot write an image there (check the extension)")
+        if compare is not None:
+            from .pipelines.runner import side_by_side
+
+            pair_path = compare / path.relative_to(src) if src.is_dir() else compare
+            pair_path.parent.mkdir(parents=True, exist_ok=True)
+            if not cv2.imwrite(str(pair_path), side_by_side(image, result[0])):
+                raise InputError(f"{pair_path}: cannot write an image there (check the extension)")
         written += 1
         if progress:
             progress(runner.summary, len(files))

@@ -72,7 +72,11 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crf", type=int, default=18)
     p.add_argument("--preset", default="medium")
     p.add_argument("--pix-fmt", default="yuv420p")
-    p.add_argument("--compare", default="", help="also write a side-by-side input|output video")
+    p.add_argument(
+        "--compare",
+        default="",
+        help="also write a side-by-side bicubic input | output here (a video, an image, or a folder for a folder)",
+    )
     p.add_argument("--save-faces", default="", help="folder for each track's best enhanced face + tracks.json")
     p.add_argument(
         "--threads",
