@@ -22,6 +22,9 @@ logger = logging.getLogger(__name__)
 
 
 class Detector(Protocol):
+    """``__call__(image) -> Faces``. A detector that keeps per-stream state (YuNet's schedule of upscaled
+    passes) may also define ``reset()``, which the runner calls when an unrelated sequence starts."""
+
     def __call__(self, image: np.ndarray) -> Faces: ...
 
 
@@ -117,6 +120,11 @@ class YuNetDetector:
         self._nets: dict[tuple[int, int], cv2.FaceDetectorYN] = {}
         self._calls = 0
         self._net_for((320, 320))  # fail now, not on the first frame, if the file is not a YuNet model
+
+    def reset(self) -> None:
+        """Start the pass schedule over: the next call runs every pass (a new stream, or the next still, must
+        not inherit a skipped upscaled pass from the last one)."""
+        self._calls = 0
 
     def _net_for(self, size: tuple[int, int]) -> cv2.FaceDetectorYN:
         net = self._nets.get(size)

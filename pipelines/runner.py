@@ -236,6 +236,18 @@ class Runner:
     def output_size(self, width: int, height: int) -> tuple[int, int]:
         return round(width * self.config.scale), round(height * self.config.scale)
 
+    def start_over(self) -> None:
+        """Forget every track, its smoothing state and its best face, and restart the detector's schedule: the
+        next frame starts an unrelated sequence (the next image of a folder), which must come out as it would
+        alone (a folder's second image skipped YuNet's upscaled pass and took the first one's smoothing)."""
+        reset = getattr(self.detector, "reset", None)
+        if reset is not None:
+            reset()
+        self.tracker = Tracker(self.config.tracker)
+        self.best = BestFaces()
+        self._previous.clear()
+        self._ended.clear()
+
     # -------------------------------------------------------------------------------- stages
 
     def _steps(self, write: Callable[[Frame, np.ndarray], None], progress: ProgressFn | None,

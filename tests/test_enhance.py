@@ -568,6 +568,34 @@ def test_enhance_cli_images_and_folders(tiny_weights: list[str], face_images: li
     assert main(["enhance", str(photos), str(tmp_path / "o3"), "--compare", str(tmp_path / "c.png"), *model_args]) == 2
 
 
+def test_each_image_of_a_folder_comes_out_as_it_would_alone(
+    tiny_weights: list[str], face_images: list[np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A folder's images are unrelated stills: none inherits the last one's temporal smoothing or the
+    detector's pass schedule (the second image skipped YuNet's upscaled pass), and ``--save-faces`` writes one
+    folder per image. Checked against the old per-image reset (the tracker only), which fails it."""
+    from vidfsr.pipelines.runner import Runner, Tracker
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i, img in enumerate(face_clip_frames(face_images, 2)):
+        cv2.imwrite(str(photos / f"p{i}.png"), img)
+    opts = {"models": tuple(tiny_weights), "force": True, "scale": 2.0}
+    vidfsr.enhance_video(photos / "p1.png", tmp_path / "alone.png", **opts)
+    alone = cv2.imread(str(tmp_path / "alone.png"))
+    vidfsr.enhance_video(photos, tmp_path / "out", save_faces=str(tmp_path / "faces"), **opts)
+    assert np.array_equal(cv2.imread(str(tmp_path / "out/p1.png")), alone)
+    assert sorted(p.name for p in (tmp_path / "faces").iterdir()) == ["p0", "p1"]
+    assert (tmp_path / "faces/p1/tracks.json").exists()
+
+    def tracker_only(self: Runner) -> None:
+        self.tracker = Tracker(self.config.tracker)
+
+    monkeypatch.setattr(Runner, "start_over", tracker_only)
+    vidfsr.enhance_video(photos, tmp_path / "old", **opts)
+    assert not np.array_equal(cv2.imread(str(tmp_path / "old/p1.png")), alone)
+
+
 def test_back_projection_share_follows_the_source(
     tiny_weights: list[str], face_images: list[np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

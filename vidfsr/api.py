@@ -426,7 +426,7 @@ def _enhance_images(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dic
             logger.warning("%s: unreadable image, skipped", path)
             continue
         check_output_size(image.shape[1], image.shape[0], opts.scale)
-        runner.tracker = type(runner.tracker)(runner.config.tracker)
+        runner.start_over()  # each image alone: no track, smoothing or best face carries over from the last
         # A folder may mix PNG and JPEG of any quality: the shares follow each file's format and tables.
         runner.config = dataclasses.replace(runner.config, blend=blend_config(opts, *_image_source(path)))
         out_path = dst / path.relative_to(src) if src.is_dir() else dst
@@ -442,12 +442,19 @@ def _enhance_images(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dic
             pair_path.parent.mkdir(parents=True, exist_ok=True)
             if not cv2.imwrite(str(pair_path), side_by_side(image, result[0])):
                 raise InputError(f"{pair_path}: cannot write an image there (check the extension)")
+        if opts.save_faces:
+            # A folder of images: one faces folder per image (track ids start again with each image).
+            faces_dir = Path(opts.save_faces)
+            runner.best.save(faces_dir / path.relative_to(src).with_suffix("") if src.is_dir() else faces_dir,
+                             runner.tracker.records)  # fmt: skip
         written += 1
         if progress:
             progress(runner.summary, len(files))
     summary = runner.summary.as_dict()
     summary["images_written"] = written
     summary["output"] = str(dst)
+    if opts.save_faces:
+        summary["faces_report"] = opts.save_faces
     return summary
 
 
