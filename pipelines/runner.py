@@ -232,6 +232,11 @@ class Runner:
         self._ended: list[tuple[int, int]] = []  # (frame index, track id) of ended tracks, not yet evicted
         self._count_lock = threading.Lock()
         self._frames: tuple[int, ...] = ()  # frames each model takes, read from the enhancer when a run starts
+        # Stream state that outlives one run() call, so that frame-by-frame callers (FrameEnhancer) get the
+        # same shot cuts, held crops and multi-frame history as one long run.
+        self._cuts = ShotCutDetector()
+        self._hold: CropHold | None = None
+        self._past: deque[np.ndarray] | None = None
 
     def output_size(self, width: int, height: int) -> tuple[int, int]:
         return round(width * self.config.scale), round(height * self.config.scale)
@@ -243,6 +248,9 @@ class Runner:
         reset = getattr(self.detector, "reset", None)
         if reset is not None:
             reset()
+        self._cuts = ShotCutDetector()
+        self._hold = None
+        self._past = None
         self.tracker = Tracker(self.config.tracker)
         self.best = BestFaces()
         self._previous.clear()
@@ -254,7 +262,7 @@ class Runner:
                start: float) -> dict[str, _Step]:  # fmt: skip
         """The five stages after decode, each a step that maps one input to zero or more outputs."""
         cfg = self.config
-        cuts = ShotCutDetector()
+        cuts = self._cuts
         # Enhancers without ``frames`` (plain callables, test spies) take one frame per model.
         self._frames = tuple(getattr(self.enhancer, "frames", ()) or (1,) * len(self.enhancer.ranges))
 
@@ -272,9 +280,12 @@ class Runner:
             return [Tracked(frame, faces, cut)]
 
         # Multi-frame models see the same crop box in the frames before: the crops stage keeps those frames.
-        past: deque[np.ndarray] = deque(maxlen=max(max(self._frames, default=1) - 1, 0))
-
-        hold = CropHold(cfg.crop_hold)
+        keep = max(max(self._frames, default=1) - 1, 0)
+        if self._past is None or self._past.maxlen != keep:
+            self._past = deque(maxlen=keep)
+        if self._hold is None or self._hold.share != cfg.crop_hold:
+            self._hold = CropHold(cfg.crop_hold)
+        past, hold = self._past, self._hold
 
         def crops(tracked: Tracked) -> list:
             frame, faces = tracked.frame, tracked.faces

@@ -683,11 +683,19 @@ def test_enhance_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str
 
 
 def test_frame_enhancer_api(tiny_weights: list[str], face_images: list[np.ndarray]) -> None:
-    enhancer = vidfsr.FrameEnhancer(models=tuple(tiny_weights), force=True, scale=1.0)
-    frames = face_clip_frames(face_images, 3)
+    """Frame by frame, the API gives what one run over the whole clip gives: tracks, smoothing, held crops and
+    shot cuts carry from call to call (the crop hold and the cut detector once started afresh on every call)."""
+    from vidfsr.api import EnhanceOptions, build_runner
+
+    opts = {"models": tuple(tiny_weights), "force": True, "scale": 1.0, "precision": "fp32", "backend": "torch"}
+    enhancer = vidfsr.FrameEnhancer(**opts)
+    frames = face_clip_frames(face_images, 8)
     outs = [enhancer(f) for f in frames]
     assert all(o.shape == frames[0].shape for o in outs)
     assert enhancer.runner.summary.faces_enhanced > 0
+    whole: list[np.ndarray] = []
+    build_runner(EnhanceOptions(**opts)).run([Frame(i, f) for i, f in enumerate(frames)], lambda f, i: whole.append(i))
+    assert max(np.abs(a.astype(int) - b).max() for a, b in zip(outs, whole, strict=True)) <= 1
 
 
 @pytest.mark.gpu
