@@ -389,6 +389,26 @@ def _image_codec(path: Path) -> str:
     return _IMAGE_CODECS.get(suffix, suffix.lstrip("."))
 
 
+_ALPHA_EXTS = (".png", ".tif", ".tiff", ".webp")
+
+
+def _read_still(path: Path) -> tuple[Any, Any]:
+    """(BGR uint8 image, alpha plane or None) of an image file; (None, None) when unreadable. 16-bit and grey
+    files become 8-bit BGR, as the models take; a transparent PNG keeps its alpha for the output."""
+    import cv2
+    import numpy as np
+
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if raw is None:
+        return None, None
+    if raw.ndim == 3 and raw.shape[2] == 4:
+        alpha = raw[..., 3]
+        if alpha.dtype != np.uint8:
+            alpha = (alpha / 257).round().astype(np.uint8)
+        return cv2.imread(str(path), cv2.IMREAD_COLOR), alpha
+    return cv2.imread(str(path), cv2.IMREAD_COLOR), None
+
+
 def _image_source(path: Path) -> tuple[str, int | None]:
     """An image's format and, for a JPEG, the quality it was saved at (read from its tables)."""
     from .pipelines.blend import JPEG_CODECS
@@ -400,6 +420,7 @@ def _image_source(path: Path) -> tuple[str, int | None]:
 
 def _enhance_images(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dict[str, Any]:
     import cv2
+    import numpy as np
 
     from .pipelines.track import TrackerConfig
     from .pipelines.types import Frame
@@ -421,7 +442,7 @@ def _enhance_images(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dic
     runner.config = dataclasses.replace(runner.config, tracker=TrackerConfig(min_hits=1))
     written = 0
     for path in files:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        image, alpha = _read_still(path)
         if image is None:
             logger.warning("%s: unreadable image, skipped", path)
             continue
@@ -433,6 +454,12 @@ def _enhance_images(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dic
         out_path.parent.mkdir(parents=True, exist_ok=True)
         result: list = []
         runner.run([Frame(0, image, source=str(path))], lambda f, img, out=result: out.append(img))
+        if alpha is not None and out_path.suffix.lower() in _ALPHA_EXTS:
+            # Transparency is kept: the alpha plane is resized like the background (the faces are opaque pixels).
+            from .pipelines.runner import resize_background
+
+            size = result[0].shape[1::-1]
+            result[0] = np.dstack([result[0], resize_background(alpha, size)])
         if not cv2.imwrite(str(out_path), result[0]):
             raise InputError(f"{out_path}: cannot write an image there (check the extension)")
         if compare is not None:
