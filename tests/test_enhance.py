@@ -598,7 +598,7 @@ def test_each_image_of_a_folder_comes_out_as_it_would_alone(
 
 def test_a_transparent_png_keeps_its_alpha(tiny_weights: list[str], face_images: list[np.ndarray], tmp_path: Path):
     """A PNG with transparency comes out with its alpha plane resized like the frame (it was dropped); a JPEG
-    output, which has no alpha, gets the colour planes only."""
+    output, which has no alpha, gets the colour planes only, and so does the --compare image."""
     frame = face_clip_frames(face_images, 1)[0]
     alpha = np.zeros(frame.shape[:2], np.uint8)
     alpha[40:200, 20:300] = 255
@@ -610,6 +610,8 @@ def test_a_transparent_png_keeps_its_alpha(tiny_weights: list[str], face_images:
     assert np.array_equal(out[..., 3], cv2.resize(alpha, (640, 480), interpolation=cv2.INTER_CUBIC))
     vidfsr.enhance_video(tmp_path / "in.png", tmp_path / "out.jpg", **opts)
     assert cv2.imread(str(tmp_path / "out.jpg"), cv2.IMREAD_UNCHANGED).shape == (480, 640, 3)
+    vidfsr.enhance_video(tmp_path / "in.png", tmp_path / "o.png", compare=str(tmp_path / "cmp.png"), **opts)
+    assert cv2.imread(str(tmp_path / "cmp.png"), cv2.IMREAD_UNCHANGED).shape == (480, 1280, 3)
 
 
 def test_back_projection_share_follows_the_source(

@@ -392,21 +392,19 @@ def _image_codec(path: Path) -> str:
 _ALPHA_EXTS = (".png", ".tif", ".tiff", ".webp")
 
 
-def _read_still(path: Path) -> tuple[Any, Any]:
-    """(BGR uint8 image, alpha plane or None) of an image file; (None, None) when unreadable. 16-bit and grey
-    files become 8-bit BGR, as the models take; a transparent PNG keeps its alpha for the output."""
+def _alpha_plane(path: Path) -> Any:
+    """The 8-bit alpha plane of a transparent image (PNG, TIFF, WebP), or None: read only for formats that can
+    carry one, so the common JPEG and opaque stills are decoded once."""
     import cv2
     import numpy as np
 
+    if path.suffix.lower() not in _ALPHA_EXTS:
+        return None
     raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if raw is None:
-        return None, None
-    if raw.ndim == 3 and raw.shape[2] == 4:
-        alpha = raw[..., 3]
-        if alpha.dtype != np.uint8:
-            alpha = (alpha / 257).round().astype(np.uint8)
-        return cv2.imread(str(path), cv2.IMREAD_COLOR), alpha
-    return cv2.imread(str(path), cv2.IMREAD_COLOR), None
+    if raw is None or raw.ndim != 3 or raw.shape[2] != 4:
+        return None
+    alpha = raw[..., 3]
+    return alpha if alpha.dtype == np.uint8 else (alpha / 257).round().astype(np.uint8)
 
 
 def _image_source(path: Path) -> tuple[str, int | None]:
@@ -442,7 +440,7 @@ def _enhance_images(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dic
     runner.config = dataclasses.replace(runner.config, tracker=TrackerConfig(min_hits=1))
     written = 0
     for path in files:
-        image, alpha = _read_still(path)
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             logger.warning("%s: unreadable image, skipped", path)
             continue
@@ -454,13 +452,14 @@ def _enhance_images(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dic
         out_path.parent.mkdir(parents=True, exist_ok=True)
         result: list = []
         runner.run([Frame(0, image, source=str(path))], lambda f, img, out=result: out.append(img))
-        if alpha is not None and out_path.suffix.lower() in _ALPHA_EXTS:
+        output = result[0]
+        alpha = _alpha_plane(path) if out_path.suffix.lower() in _ALPHA_EXTS else None
+        if alpha is not None:
             # Transparency is kept: the alpha plane is resized like the background (the faces are opaque pixels).
             from .pipelines.runner import resize_background
 
-            size = result[0].shape[1::-1]
-            result[0] = np.dstack([result[0], resize_background(alpha, size)])
-        if not cv2.imwrite(str(out_path), result[0]):
+            output = np.dstack([output, resize_background(alpha, output.shape[1::-1])])
+        if not cv2.imwrite(str(out_path), output):
             raise InputError(f"{out_path}: cannot write an image there (check the extension)")
         if compare is not None:
             from .pipelines.runner import side_by_side
