@@ -22,8 +22,8 @@ LOSSY_CONSISTENCY = 0.75
 # The step at the output's resolution (``project_region_inplace``): lossless only (BENCHMARKS.md, session 12).
 LOSSLESS_FRAME_CONSISTENCY = 1.0
 LOSSY_FRAME_CONSISTENCY = 0.0
-# JPEG between the two by its quality (``pipelines.jpeg``): the shares ramp linearly from the lossy to the
-# lossless ones over these IJG qualities (BENCHMARKS.md, session 13).
+# JPEG between the two by its quality (``pipelines.jpeg``): each share ramps linearly from its lossy value over
+# these IJG qualities (BENCHMARKS.md, session 13).
 JPEG_CODECS = frozenset({"jpg", "jpeg", "mjpeg"})
 JPEG_CONSISTENCY_RAMP = (80, 85)
 # The frame step ramps to half: the full one copies the JPEG's own coding noise back, which at 2x shows in the
@@ -55,9 +55,18 @@ class BlendConfig:
     frame_consistency: float = LOSSY_FRAME_CONSISTENCY
 
 
-def _ramp(quality: int, lo_hi: tuple[int, int], lossy: float, lossless: float) -> float:
-    t = min(max((quality - lo_hi[0]) / (lo_hi[1] - lo_hi[0]), 0.0), 1.0)
-    return lossy + t * (lossless - lossy)
+def _share(
+    codec: str | None, quality: int | None, lossless: float, lossy: float, jpeg_ramp: tuple[int, int], jpeg_top: float
+) -> float:
+    """``lossless`` for lossless codecs; for a JPEG of known quality, ``lossy`` ramping linearly to ``jpeg_top``
+    over the ``jpeg_ramp`` qualities; ``lossy`` for everything else (compressed or unknown: the safe side)."""
+    codec = (codec or "").lower()
+    if codec in LOSSLESS_CODECS:
+        return lossless
+    if codec in JPEG_CODECS and quality is not None:
+        t = min(max((quality - jpeg_ramp[0]) / (jpeg_ramp[1] - jpeg_ramp[0]), 0.0), 1.0)
+        return lossy + t * (jpeg_top - lossy)
+    return lossy
 
 
 def auto_consistency(codec: str | None, quality: int | None = None) -> float:
@@ -72,12 +81,7 @@ def auto_consistency(codec: str | None, quality: int | None = None) -> float:
     shared clips' faces 0.75 left faces up to 0.5 dB below bicubic at quality 90-95 (4x), where 1.0 has none
     below -0.04, and won on the mean at quality 50-70 (BENCHMARKS.md, session 13).
     """
-    codec = (codec or "").lower()
-    if codec in LOSSLESS_CODECS:
-        return LOSSLESS_CONSISTENCY
-    if codec in JPEG_CODECS and quality is not None:
-        return _ramp(quality, JPEG_CONSISTENCY_RAMP, LOSSY_CONSISTENCY, LOSSLESS_CONSISTENCY)
-    return LOSSY_CONSISTENCY
+    return _share(codec, quality, LOSSLESS_CONSISTENCY, LOSSY_CONSISTENCY, JPEG_CONSISTENCY_RAMP, LOSSLESS_CONSISTENCY)
 
 
 def auto_frame_consistency(codec: str | None, quality: int | None = None) -> float:
@@ -91,12 +95,8 @@ def auto_frame_consistency(codec: str | None, quality: int | None = None) -> flo
     and left no face below bicubic at 2x, where the full one put two 0.05-0.11 dB below; on quality-94 MJPEG
     clips the full step added 4-6% flicker for +0.03 dB.
     """
-    codec = (codec or "").lower()
-    if codec in LOSSLESS_CODECS:
-        return LOSSLESS_FRAME_CONSISTENCY
-    if codec in JPEG_CODECS and quality is not None:
-        return _ramp(quality, JPEG_FRAME_CONSISTENCY_RAMP, LOSSY_FRAME_CONSISTENCY, JPEG_FRAME_CONSISTENCY)
-    return LOSSY_FRAME_CONSISTENCY
+    return _share(codec, quality, LOSSLESS_FRAME_CONSISTENCY, LOSSY_FRAME_CONSISTENCY, JPEG_FRAME_CONSISTENCY_RAMP,
+                  JPEG_FRAME_CONSISTENCY)  # fmt: skip
 
 
 def back_project(face: np.ndarray, frame: np.ndarray, crop_xyxy: np.ndarray, strength: float = 1.0) -> np.ndarray:
