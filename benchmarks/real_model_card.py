@@ -19,26 +19,11 @@ from pathlib import Path
 import numpy as np
 from model_card import contact_sheet, learning_curve
 from real_video import table_markdown
-from vidfsr.models.evaluate import back_projected, load_eval_set, real_eval_set, score, super_resolve
+from vidfsr.models.evaluate import as_pasted, load_eval_set, real_eval_set, score, super_resolve
 from vidfsr.models.io import load_model, read_metadata
-from vidfsr.models.realdeg import EVAL_CONFIG, RealDegradation
 from vidfsr.pipelines.blend import LOSSLESS_CONSISTENCY, LOSSY_CONSISTENCY
 
 from vidfsr.shared import shared_dir
-
-
-def degradation_kinds(n: int, seed: int = 2026) -> tuple[list[str], list[int]]:
-    """What the fixed-seed evaluation degradation applied to each of the first n faces (replayed): the
-    compression kind and the LR side."""
-    deg = RealDegradation(EVAL_CONFIG, seed=seed)
-    kinds: list[str] = []
-    sides: list[int] = []
-    hr = np.zeros((14, 128, 128, 3), np.uint8)
-    for start in range(0, n, 14):
-        _, info = deg.degrade_batch(hr[: min(14, n - start)], order="rgb")
-        kinds += [d.compression.split(":")[0] for d in info]
-        sides += [d.lr_side for d in info]
-    return kinds, sides
 
 
 def main() -> None:
@@ -56,12 +41,11 @@ def main() -> None:
     meta = read_metadata(weights)
     test = shared_dir() / "data/faces/test/celeba1000"
     data = real_eval_set(test / "HR")
-    kinds, sides = (np.array(x) for x in degradation_kinds(len(data.names)))
+    kinds = data.compression
     sr, _ = super_resolve(model, data.lr_up, 16)
     (bp, bs), (mp, ms) = score(data.lr_up, data.hr), score(sr, data.hr)
     # What vidfsr enhance pastes: the output after the back-projection step, at the share it picks by source.
-    shares = np.where(kinds == "none", LOSSLESS_CONSISTENCY, LOSSY_CONSISTENCY)
-    pp_bp, ps_bp = score(back_projected(sr, data.lr_up, sides, shares), data.hr)
+    pp_bp, ps_bp = score(as_pasted(sr, data), data.hr)
     paper = load_eval_set(test / "HR", 8, test / "LR_x8")
     pp, ps = score(super_resolve(model, paper.lr_up, 16)[0], paper.hr)
     stem = weights.with_suffix("")

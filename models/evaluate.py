@@ -28,7 +28,12 @@ class EvalSet:
     hr: np.ndarray  # [N,128,128,3] uint8 RGB
     lr_up: np.ndarray  # [N,128,128,3] uint8 RGB, the model input ([N,128,128,3K] for K-frame bursts)
     lr_side: np.ndarray | None = None  # [N] each face's LR side in pixels, where known
-    compressed: np.ndarray | None = None  # [N] bool: its LR was JPEG- or H.264-coded, where known
+    compression: np.ndarray | None = None  # [N] "none", "jpeg" or "h264": how its LR was coded, where known
+
+    @property
+    def compressed(self) -> np.ndarray | None:
+        """[N] bool: the face's LR was JPEG- or H.264-coded (None where unknown)."""
+        return None if self.compression is None else self.compression != "none"
 
     @property
     def baseline(self) -> np.ndarray:
@@ -68,7 +73,7 @@ def load_eval_set(hr_dir: str | Path, scale: int, lr_dir: str | Path | None = No
     else:
         lr = to_uint8(degrade(to_tensor(hr), scale))
     n = len(files)
-    return EvalSet([p.name for p in files], hr, lr, np.full(n, 128 // scale), np.zeros(n, bool))
+    return EvalSet([p.name for p in files], hr, lr, np.full(n, 128 // scale), np.full(n, "none"))
 
 
 def real_eval_set(hr_dir: str | Path, limit: int = 0, seed: int = 2026, config=None) -> EvalSet:
@@ -84,8 +89,8 @@ def real_eval_set(hr_dir: str | Path, limit: int = 0, seed: int = 2026, config=N
         parts.append(lr)
         info += faces
     sides = np.array([f.lr_side for f in info])
-    compressed = np.array([f.compression != "none" for f in info])
-    return EvalSet(base.names, base.hr, np.concatenate(parts), sides, compressed)
+    kinds = np.array([f.compression.split(":")[0] for f in info])
+    return EvalSet(base.names, base.hr, np.concatenate(parts), sides, kinds)
 
 
 def back_projected(
@@ -111,6 +116,17 @@ def back_projected(
             lr_up[i, ..., :3].astype(np.float32) - cv2.resize(down, y.shape[:2][::-1], interpolation=cv2.INTER_CUBIC)
         )
     return np.clip(out, 0, 255).round().astype(np.uint8)
+
+
+def as_pasted(sr: np.ndarray, data: EvalSet) -> np.ndarray:
+    """``back_projected`` at each face's LR side and the share ``vidfsr enhance`` picks by source (full on an
+    uncompressed face, ``LOSSY_CONSISTENCY`` on a JPEG- or H.264-coded one): what the pipeline pastes."""
+    from vidfsr.pipelines.blend import LOSSLESS_CONSISTENCY, LOSSY_CONSISTENCY
+
+    if data.lr_side is None or data.compressed is None:
+        raise ValueError("the evaluation set does not know each face's LR side and coding (multi-frame bursts)")
+    shares = np.where(data.compressed, LOSSY_CONSISTENCY, LOSSLESS_CONSISTENCY)
+    return back_projected(sr, data.lr_up, data.lr_side, shares)
 
 
 def real_burst_eval_set(hr_dir: str | Path, frames: int, limit: int = 0, seed: int = 2026, config=None) -> EvalSet:

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from vidfsr.config import resolve_device
     from vidfsr.errors import ConfigError
     from vidfsr.models.evaluate import (
-        back_projected,
+        as_pasted,
         landmark_nrmse,
         load_eval_set,
         real_burst_eval_set,
@@ -71,7 +71,6 @@ def run(args: argparse.Namespace) -> int:
         super_resolve,
     )
     from vidfsr.models.io import load_model_meta
-    from vidfsr.pipelines.blend import LOSSLESS_CONSISTENCY, LOSSY_CONSISTENCY
     from vidfsr.shared import shared_dir
 
     models: list[tuple[str, object, dict]] = []  # (label, model, metadata)
@@ -109,10 +108,7 @@ def run(args: argparse.Namespace) -> int:
         sr, marks = super_resolve(m, data.lr_up, args.batch_size, args.tta, device)
         rows.append((f"{label}{' +TTA' if args.tta else ''}", sr, marks))
         if args.back_project:
-            # The shares vidfsr enhance picks by source: a coded face's pixels carry its blocking.
-            shares = np.where(data.compressed, LOSSY_CONSISTENCY, LOSSLESS_CONSISTENCY)
-            pasted = back_projected(sr, data.lr_up, data.lr_side, shares)
-            rows.append((f"{rows[-1][0]} + back-projection", pasted, None))
+            rows.append((f"{rows[-1][0]} + back-projection", as_pasted(sr, data), None))
     analyser = None
     if args.face_metrics:
         from vidfsr.models.face_metrics import FaceAnalyser, face_metrics
