@@ -59,51 +59,42 @@ def read_frames(path: Path, n: int) -> list[np.ndarray]:
     return out
 
 
-def h264(frames: list[np.ndarray], crf: int) -> list[np.ndarray]:
-    """The clip through libx264 as one stream (I then P/B frames), decoded back."""
+def _code_clip(
+    frames: list[np.ndarray], encoder: str, decoder: str, pix_fmt: str, options: dict[str, str]
+) -> tuple[list[np.ndarray], list]:
+    """The clip through an FFmpeg encoder as one stream, decoded back: (decoded BGR frames, packets)."""
     import av
 
-    enc = av.CodecContext.create("libx264", "w")
+    enc = av.CodecContext.create(encoder, "w")
     h, w = frames[0].shape[:2]
-    enc.width, enc.height, enc.pix_fmt, enc.time_base = w, h, "yuv420p", Fraction(1, 25)
-    enc.options = {"crf": str(crf), "preset": "medium", "threads": "1"}
+    enc.width, enc.height, enc.pix_fmt, enc.time_base = w, h, pix_fmt, Fraction(1, 25)
+    enc.options = options
     packets = []
     for i, f in enumerate(frames):
-        vf = av.VideoFrame.from_ndarray(f, format="bgr24")
+        vf = av.VideoFrame.from_ndarray(f, format="bgr24").reformat(format=pix_fmt)
         vf.pts = i
         packets += enc.encode(vf)
     packets += enc.encode(None)
-    dec = av.CodecContext.create("h264", "r")
+    dec = av.CodecContext.create(decoder, "r")
     out = []
     for p in [*packets, None]:
         out += [f.to_ndarray(format="bgr24") for f in dec.decode(p)]
     assert len(out) == len(frames), (len(out), len(frames))
-    return out
+    return out, packets
+
+
+def h264(frames: list[np.ndarray], crf: int) -> list[np.ndarray]:
+    """The clip through libx264 as one stream (I then P/B frames), decoded back."""
+    return _code_clip(frames, "libx264", "h264", "yuv420p", {"crf": str(crf), "preset": "medium", "threads": "1"})[0]
 
 
 def mjpeg(frames: list[np.ndarray], qscale: int) -> tuple[list[np.ndarray], int | None]:
     """The clip through FFmpeg's MJPEG encoder at a fixed quantiser (``-q:v``; 2 is an IP camera's best, 10 a
     starved one), decoded back, and the JPEG quality its frames' tables say (what ``vidfsr enhance`` reads)."""
-    import av
     from vidfsr.pipelines.jpeg import jpeg_quality
 
-    enc = av.CodecContext.create("mjpeg", "w")
-    h, w = frames[0].shape[:2]
-    enc.width, enc.height, enc.pix_fmt, enc.time_base = w, h, "yuvj420p", Fraction(1, 25)
-    enc.options = {"qmin": str(qscale), "qmax": str(qscale)}
-    packets = []
-    for i, f in enumerate(frames):
-        vf = av.VideoFrame.from_ndarray(f, format="bgr24").reformat(format="yuvj420p")
-        vf.pts = i
-        packets += enc.encode(vf)
-    packets += enc.encode(None)
-    quality = jpeg_quality(bytes(packets[0]))
-    dec = av.CodecContext.create("mjpeg", "r")
-    out = []
-    for p in [*packets, None]:
-        out += [f.to_ndarray(format="bgr24") for f in dec.decode(p)]
-    assert len(out) == len(frames), (len(out), len(frames))
-    return out, quality
+    out, packets = _code_clip(frames, "mjpeg", "mjpeg", "yuvj420p", {"qmin": str(qscale), "qmax": str(qscale)})
+    return out, jpeg_quality(bytes(packets[0]))
 
 
 def truth_faces(frames: list[np.ndarray], min_side: float) -> list[list[tuple[int, np.ndarray]]]:
