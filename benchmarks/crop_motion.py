@@ -74,7 +74,7 @@ def main() -> None:
         h2, w2 = h - h % (2 * sc), w - w % (2 * sc)  # as the real-video benchmark shrinks them
         low = [cv2.resize(f[:h2, :w2], (w2 // sc, h2 // sc), interpolation=cv2.INTER_AREA) for f in frames]
         if args.codec != "lossless":
-            low = rv.h264(low, int(args.codec))
+            low = rv.h264(low, int(args.codec))[0]
         s = shifts(crops_of(low, args.scale))
         per_clip[clip.stem] = s
         every += s

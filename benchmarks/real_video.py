@@ -61,9 +61,11 @@ def read_frames(path: Path, n: int) -> list[np.ndarray]:
 
 def _code_clip(
     frames: list[np.ndarray], encoder: str, decoder: str, pix_fmt: str, options: dict[str, str]
-) -> tuple[list[np.ndarray], list]:
-    """The clip through an FFmpeg encoder as one stream, decoded back: (decoded BGR frames, packets)."""
+) -> tuple[list[np.ndarray], list, float | None]:
+    """The clip through an FFmpeg encoder as one stream, decoded back: (decoded BGR frames, packets, the first
+    frame's mean QP where the decoder exports one: what ``vidfsr enhance`` reads from a file)."""
     import av
+    from vidfsr.pipelines.qp import frame_qp
 
     enc = av.CodecContext.create(encoder, "w")
     h, w = frames[0].shape[:2]
@@ -76,16 +78,21 @@ def _code_clip(
         packets += enc.encode(vf)
     packets += enc.encode(None)
     dec = av.CodecContext.create(decoder, "r")
-    out = []
+    dec.options = {"export_side_data": "venc_params"}
+    out, qp = [], None
     for p in [*packets, None]:
-        out += [f.to_ndarray(format="bgr24") for f in dec.decode(p)]
+        for f in dec.decode(p):
+            qp = frame_qp(f) if not out else qp
+            out.append(f.to_ndarray(format="bgr24"))
     assert len(out) == len(frames), (len(out), len(frames))
-    return out, packets
+    return out, packets, qp
 
 
-def h264(frames: list[np.ndarray], crf: int) -> list[np.ndarray]:
-    """The clip through libx264 as one stream (I then P/B frames), decoded back."""
-    return _code_clip(frames, "libx264", "h264", "yuv420p", {"crf": str(crf), "preset": "medium", "threads": "1"})[0]
+def h264(frames: list[np.ndarray], crf: int) -> tuple[list[np.ndarray], float | None]:
+    """The clip through libx264 as one stream (I then P/B frames), decoded back, and its keyframe's mean QP
+    (what ``vidfsr enhance`` reads from an H.264 file, ``pipelines.qp``)."""
+    out, _, qp = _code_clip(frames, "libx264", "h264", "yuv420p", {"crf": str(crf), "preset": "medium", "threads": "1"})
+    return out, qp
 
 
 def mjpeg(frames: list[np.ndarray], qscale: int) -> tuple[list[np.ndarray], int | None]:
@@ -93,7 +100,7 @@ def mjpeg(frames: list[np.ndarray], qscale: int) -> tuple[list[np.ndarray], int 
     starved one), decoded back, and the JPEG quality its frames' tables say (what ``vidfsr enhance`` reads)."""
     from vidfsr.pipelines.jpeg import jpeg_quality
 
-    out, packets = _code_clip(frames, "mjpeg", "mjpeg", "yuvj420p", {"qmin": str(qscale), "qmax": str(qscale)})
+    out, packets, _ = _code_clip(frames, "mjpeg", "mjpeg", "yuvj420p", {"qmin": str(qscale), "qmax": str(qscale)})
     return out, jpeg_quality(bytes(packets[0]))
 
 
@@ -376,7 +383,7 @@ def main() -> None:
                 elif codec.startswith("mjpeg"):
                     low, quality = mjpeg(small, int(codec[5:]))
                 else:
-                    low = h264(small, int(codec))
+                    low, quality = h264(small, int(codec))
                 key = hashlib.sha1(f"{clip.name}|{scale}|{codec}|{args.frames}|{args.esrgan_frames}|2".encode())
                 cache = CACHE / f"{key.hexdigest()[:16]}.npz"
                 outputs: dict[str, list] = {
@@ -393,7 +400,7 @@ def main() -> None:
                         np.savez_compressed(cache, esrgan=np.stack(done))
                         outputs["realesrgan"] = [*done, *[None] * (len(low) - len(done))]
                 # As vidfsr enhance picks it for a file of this codec: lossless, MJPEG (by its quality) or H.264.
-                source = "rawvideo" if codec == "lossless" else "mjpeg" if quality is not None else "h264"
+                source = "rawvideo" if codec == "lossless" else "mjpeg" if codec.startswith("mjpeg") else "h264"
                 outputs["vidfsr"] = run_vidfsr(low, scale, weights, args.force, args.temporal, args.consistency,
                                                source_codec=source, source_quality=quality,
                                                frame_consistency=args.frame_consistency,

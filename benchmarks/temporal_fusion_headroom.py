@@ -74,7 +74,7 @@ def main() -> None:
             continue
         clean = [cv2.resize(f, (w2 // sc, h2 // sc), interpolation=cv2.INTER_AREA) for f in truth]
         for crf in args.crfs:
-            low = rv.h264(clean, crf)
+            low = rv.h264(clean, crf)[0]
             scores: dict[str, list[float]] = {m: [] for m in METHODS}
             for t in range(2, len(low)):
                 candidates = fused(low, t, dis)

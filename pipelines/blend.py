@@ -30,6 +30,14 @@ JPEG_CONSISTENCY_RAMP = (80, 85)
 # output and in video flickers (BENCHMARKS.md, session 13).
 JPEG_FRAME_CONSISTENCY_RAMP = (85, 90)
 JPEG_FRAME_CONSISTENCY = 0.5
+# H.264 by its keyframe's mean QP (``pipelines.qp``; lower is finer): the crop share falls from its lossy value to
+# H264_CONSISTENCY over H264_CONSISTENCY_RAMP, the frame step rises from none to H264_FRAME_CONSISTENCY over
+# H264_FRAME_CONSISTENCY_RAMP, read from high QP to low (BENCHMARKS.md, session 14).
+H264_CODECS = frozenset({"h264"})
+H264_CONSISTENCY_RAMP = (29.0, 33.0)
+H264_CONSISTENCY = 0.5
+H264_FRAME_CONSISTENCY_RAMP = (30.0, 22.0)
+H264_FRAME_CONSISTENCY = 0.5
 
 
 @dataclass(frozen=True)
@@ -42,10 +50,12 @@ class BlendConfig:
     consistency: share of the back-projection step (``back_project``); 0 pastes the model's output as it is.
         0.75 by measurement for compressed input: 1.0 gained most on lossless faces, 0.5 on starved streams
         (CRF 33), whose blocking the full step copies back; 0.75 was the only share with no clip below bicubic
-        on H.264 input (BENCHMARKS.md). The API picks 1.0 for lossless sources (``auto_consistency``).
+        on H.264 input (BENCHMARKS.md). The API picks 1.0 for lossless sources and follows a JPEG's quality and
+        an H.264 stream's keyframe QP (``auto_consistency``).
     frame_consistency: share of the second back-projection step, at the output's resolution over each face's
         region (``project_region_inplace``), for enhanced faces and for faces left to the resize alike; 0 off.
-        The API picks 1.0 for lossless sources and 0 otherwise (``auto_frame_consistency``).
+        The API picks 1.0 for lossless sources, 0 for compressed or unknown ones, and by a JPEG's quality or an
+        H.264 stream's keyframe QP between (``auto_frame_consistency``).
     """
 
     strength: float = 1.0
@@ -55,21 +65,34 @@ class BlendConfig:
     frame_consistency: float = LOSSY_FRAME_CONSISTENCY
 
 
+def _ramp(value: float, ramp: tuple[float, float], start: float, end: float) -> float:
+    """``start`` at or before ``ramp[0]``, ``end`` at or past ``ramp[1]`` (either direction), linear between."""
+    t = min(max((value - ramp[0]) / (ramp[1] - ramp[0]), 0.0), 1.0)
+    return start + t * (end - start)
+
+
 def _share(
-    codec: str | None, quality: int | None, lossless: float, lossy: float, jpeg_ramp: tuple[int, int], jpeg_top: float
+    codec: str | None,
+    quality: float | None,
+    lossless: float,
+    lossy: float,
+    jpeg: tuple[tuple[float, float], float],
+    h264: tuple[tuple[float, float], float],
 ) -> float:
-    """``lossless`` for lossless codecs; for a JPEG of known quality, ``lossy`` ramping linearly to ``jpeg_top``
-    over the ``jpeg_ramp`` qualities; ``lossy`` for everything else (compressed or unknown: the safe side)."""
+    """``lossless`` for lossless codecs; for a JPEG of known quality or an H.264 stream of known keyframe QP,
+    ``lossy`` ramping linearly to the ``(ramp, end)`` share of ``jpeg`` / ``h264`` over its ramp; ``lossy`` for
+    everything else (compressed or unknown: the safe side)."""
     codec = (codec or "").lower()
     if codec in LOSSLESS_CODECS:
         return lossless
-    if codec in JPEG_CODECS and quality is not None:
-        t = min(max((quality - jpeg_ramp[0]) / (jpeg_ramp[1] - jpeg_ramp[0]), 0.0), 1.0)
-        return lossy + t * (jpeg_top - lossy)
+    if quality is not None and codec in JPEG_CODECS:
+        return _ramp(quality, jpeg[0], lossy, jpeg[1])
+    if quality is not None and codec in H264_CODECS:
+        return _ramp(quality, h264[0], lossy, h264[1])
     return lossy
 
 
-def auto_consistency(codec: str | None, quality: int | None = None) -> float:
+def auto_consistency(codec: str | None, quality: float | None = None) -> float:
     """The back-projection share for a source coded with ``codec`` (an FFmpeg decoder or still-image format).
 
     The step copies the input's own pixels back into the face: on lossless input they are the truth, on
@@ -79,12 +102,16 @@ def auto_consistency(codec: str | None, quality: int | None = None) -> float:
     H.264. Unknown sources (in-memory frames, cameras) count as compressed, the safe side. A JPEG whose
     ``quality`` is known (``pipelines.jpeg``) ramps from 0.75 at quality 80 to 1.0 at 85: on JPEG stills of the
     shared clips' faces 0.75 left faces up to 0.5 dB below bicubic at quality 90-95 (4x), where 1.0 has none
-    below -0.04, and won on the mean at quality 50-70 (BENCHMARKS.md, session 13).
+    below -0.04, and won on the mean at quality 50-70 (BENCHMARKS.md, session 13). H.264 of known keyframe QP
+    (``pipelines.qp``) falls from 0.75 at QP 29 to 0.5 at QP 33: on the real-video clips coded at CRF 33 (QP
+    31-37) 0.5 beat 0.75 on 15 of the 18 clip-scales with faces in the model's range, by up to +0.13 dB, and
+    lost at most 0.03 (BENCHMARKS.md, session 14).
     """
-    return _share(codec, quality, LOSSLESS_CONSISTENCY, LOSSY_CONSISTENCY, JPEG_CONSISTENCY_RAMP, LOSSLESS_CONSISTENCY)
+    return _share(codec, quality, LOSSLESS_CONSISTENCY, LOSSY_CONSISTENCY,
+                  (JPEG_CONSISTENCY_RAMP, LOSSLESS_CONSISTENCY), (H264_CONSISTENCY_RAMP, H264_CONSISTENCY))  # fmt: skip
 
 
-def auto_frame_consistency(codec: str | None, quality: int | None = None) -> float:
+def auto_frame_consistency(codec: str | None, quality: float | None = None) -> float:
     """The share of the output-resolution step (``project_region_inplace``) for a source coded with ``codec``.
 
     Measured on the real-video benchmark (BENCHMARKS.md, session 12): on lossless input the full step adds +0.07
@@ -93,10 +120,14 @@ def auto_frame_consistency(codec: str | None, quality: int | None = None) -> flo
     A JPEG still or MJPEG video of known ``quality`` ramps from none at 85 to half the step at 90 and above
     (BENCHMARKS.md, session 13): on quality 90-95 stills half the step gained as much as the full one at 3-8x
     and left no face below bicubic at 2x, where the full one put two 0.05-0.11 dB below; on quality-94 MJPEG
-    clips the full step added 4-6% flicker for +0.03 dB.
+    clips the full step added 4-6% flicker for +0.03 dB. H.264 of known keyframe QP (``pipelines.qp``) rises
+    from none at QP 30 to half the step at QP 22 and finer: on the real-video clips coded at CRF 18-23 (QP
+    16-27) half the step lifted 4x from +0.19 / +0.15 dB to +0.30 / +0.21 over bicubic and every clip above it;
+    at CRF 28 (QP 26-32) it was even, so the ramp passes through a quarter at QP 26 (BENCHMARKS.md, session 14).
     """
-    return _share(codec, quality, LOSSLESS_FRAME_CONSISTENCY, LOSSY_FRAME_CONSISTENCY, JPEG_FRAME_CONSISTENCY_RAMP,
-                  JPEG_FRAME_CONSISTENCY)  # fmt: skip
+    return _share(codec, quality, LOSSLESS_FRAME_CONSISTENCY, LOSSY_FRAME_CONSISTENCY,
+                  (JPEG_FRAME_CONSISTENCY_RAMP, JPEG_FRAME_CONSISTENCY),
+                  (H264_FRAME_CONSISTENCY_RAMP, H264_FRAME_CONSISTENCY))  # fmt: skip
 
 
 def back_project(face: np.ndarray, frame: np.ndarray, crop_xyxy: np.ndarray, strength: float = 1.0) -> np.ndarray:

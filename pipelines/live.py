@@ -27,6 +27,7 @@ import numpy as np
 
 from vidfsr.errors import StreamError
 
+from .qp import QP_CODECS, frame_qp
 from .types import Frame
 from .video import VideoInfo, rotate, to_bgr
 
@@ -96,6 +97,8 @@ class RtspSource:
         self._size: tuple[int, int] | None = None
         self._t0 = time.monotonic()
         self._container: av.container.InputContainer | None = None
+        self._codec = "live"  # the decoder's name once connected
+        self.keyframe_qp: float | None = None  # the first keyframe's mean QP, H.264 only (``pipelines.qp``)
         self._thread = threading.Thread(target=self._reader, name="vidfsr-rtsp", daemon=True)
         self._thread.start()
         first = self._wait_frame(self.config.open_timeout)
@@ -107,7 +110,7 @@ class RtspSource:
                 "check the address and that the camera is up"
             )
         h, w = first.image.shape[:2]
-        self.info = VideoInfo(w, h, None, LIVE_TIME_BASE, 0, None, 0, "live", "bgr24", False)
+        self.info = VideoInfo(w, h, None, LIVE_TIME_BASE, 0, None, 0, self._codec, "bgr24", False)
 
     # ------------------------------------------------------------------------------------------ reader
 
@@ -166,6 +169,10 @@ class RtspSource:
         try:
             stream = container.streams.video[0]
             stream.thread_type = "SLICE"
+            self._codec = stream.codec_context.name
+            if self._codec in QP_CODECS:
+                # How coarsely the camera quantises sets the blend stage's shares, as for a file.
+                stream.codec_context.options = {"export_side_data": "venc_params"}
             self._set(state="streaming")
             self._bump(connects=1)
             for packet in container.demux(stream):
@@ -177,6 +184,8 @@ class RtspSource:
                     self._bump(corrupt_packets=1)
                     continue
                 for frame in frames:
+                    if self.keyframe_qp is None and frame.key_frame and self._codec in QP_CODECS:
+                        self.keyframe_qp = frame_qp(frame)
                     self._publish(rotate(to_bgr(frame), round(frame.rotation or 0)))
         finally:
             self._container = None

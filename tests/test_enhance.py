@@ -617,10 +617,11 @@ def test_a_transparent_png_keeps_its_alpha(tiny_weights: list[str], face_images:
 def test_back_projection_share_follows_the_source(
     tiny_weights: list[str], face_images: list[np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The full step on lossless sources (ffv1 video, PNG stills), 0.75 on compressed ones (H.264, JPEG up to
-    quality 80) and on unknown ones, JPEG stills between by the quality in their tables; the output-resolution
-    step at 1.0 on lossless sources (0.5 from JPEG quality 90), for enhanced faces and for faces left to the
-    resize alike; explicit shares win. Checked where the shares are used: the blend stage's calls."""
+    """The full step on lossless sources (ffv1 video, PNG stills), 0.75 on compressed ones (H.264 up to QP 29,
+    JPEG up to quality 80) and on unknown ones, JPEG stills between by the quality in their tables, H.264 by
+    its keyframe QP; the output-resolution step at 1.0 on lossless sources (0.5 from JPEG quality 90 and at
+    H.264 QP 22 and finer), for enhanced faces and for faces left to the resize alike; explicit shares win.
+    Checked where the shares are used: the blend stage's calls."""
     from vidfsr.pipelines import runner as runner_module
     from vidfsr.pipelines.blend import auto_consistency, auto_frame_consistency
 
@@ -632,7 +633,11 @@ def test_back_projection_share_follows_the_source(
     assert [auto_consistency("jpg", q) for q in (50, 80, 82, 85, 95)] == [0.75, 0.75, 0.85, 1.0, 1.0]
     assert [auto_frame_consistency("jpeg", q) for q in (80, 85, 87, 90, 100)] == pytest.approx([0, 0, 0.2, 0.5, 0.5])
     assert auto_consistency("jpg", None) == 0.75 and auto_frame_consistency("jpg", None) == 0.0
-    assert auto_consistency("h264", 95) == 0.75  # a quality only counts for JPEG
+    # H.264 by its keyframe QP: the frame step rises to half from QP 30 down to 22, the crop share falls to 0.5
+    # from QP 29 up to 33; an unknown QP, and other codecs' quantisers (their own scales), keep the lossy shares.
+    assert [auto_frame_consistency("h264", q) for q in (16, 22, 26, 30, 40)] == pytest.approx([0.5, 0.5, 0.25, 0, 0])
+    assert [auto_consistency("h264", q) for q in (16, 29, 31, 33, 40)] == pytest.approx([0.75, 0.75, 0.625, 0.5, 0.5])
+    assert auto_consistency("hevc", 40) == 0.75 and auto_frame_consistency("vp9", 10) == 0.0
     assert auto_consistency("mjpeg", 95) == 1.0 and auto_frame_consistency("mjpeg", 95) == 0.5  # video alike
     seen: list[float] = []
     frame_steps: list[float] = []
@@ -651,20 +656,24 @@ def test_back_projection_share_follows_the_source(
     model = (tiny_weights[0],)
     for codec, suffix, share, forced, frame_share, forced_frame, qscale in (
         ("ffv1", ".mkv", 1.0, None, 1.0, None, None),
-        ("libx264", ".mp4", 0.75, None, None, None, None),
+        ("libx264", ".mp4", 0.75, None, 0.5, None, 12),  # CRF 12: keyframe QP ~11
+        ("libx264", ".mp4", 0.5, None, None, None, 40),  # CRF 40: QP ~40
         ("ffv1", ".mkv", 0.5, 0.5, 0.3, 0.3, None),
-        ("libx264", ".mp4", 0.75, None, 0.6, 0.6, None),
+        ("libx264", ".mp4", 0.5, None, 0.6, 0.6, 40),
         ("mjpeg", ".mkv", 1.0, None, 0.5, None, 2),  # -q:v 2 writes quality-94 tables
         ("mjpeg", ".mkv", 0.75, None, None, None, 10),  # quality 68
     ):
+        options = {"crf": str(qscale)} if codec == "libx264" else {"qmin": str(qscale), "qmax": str(qscale)}
         src = make_video(tmp_path / f"in_{codec}{qscale}{suffix}", frames=4, size=(320, 240), codec=codec,
                          images=frames, pix_fmt="yuvj420p" if codec == "mjpeg" else "yuv420p",
-                         options={"qmin": str(qscale), "qmax": str(qscale)} if qscale else None)  # fmt: skip
+                         options=options if qscale else None)  # fmt: skip
         seen.clear()
         frame_steps.clear()
         result = vidfsr.enhance_video(src, tmp_path / f"out_{codec}{qscale}_{share}.mp4", models=model, force=True,
                                       consistency=forced, frame_consistency=forced_frame)  # fmt: skip
         assert result["consistency"] == share and seen and set(seen) == {share}
+        if codec == "libx264":  # what chose the shares is reported
+            assert result["source_codec"] == "h264" and (result["source_quality"] < 20) == (qscale < 20)
         assert result["frame_consistency"] == pytest.approx(frame_share or 0.0)
         assert frame_steps == pytest.approx([frame_share] * len(frame_steps)) if frame_share else not frame_steps
         assert len(frame_steps) == (len(seen) if frame_share else 0)  # one step per enhanced face
@@ -943,3 +952,24 @@ def test_jpeg_quality_is_read_from_the_tables(quality: int, face_images: list[np
     assert jpeg_quality(cv2.imencode(".png", face_images[0])[1].tobytes()) is None
     assert jpeg_quality(data[:20]) is None
     assert jpeg_quality(b"") is None
+
+
+def test_h264_keyframe_qp_is_read_from_the_decoder(face_images: list[np.ndarray], tmp_path: Path) -> None:
+    """An H.264 file's first keyframe QP follows the quantiser it was coded with, whether set by x264's CRF, a
+    fixed QP or a bitrate (a camera's rate control); other codecs and unreadable files give None."""
+    from vidfsr.pipelines.qp import keyframe_qp
+
+    frames = face_clip_frames(face_images, 6)
+    qps = {}
+    for name, options in (("crf18", {"crf": "18"}), ("crf33", {"crf": "33"}), ("qp26", {"qp": "26"}),
+                          ("rich", {"b": "4M"}), ("starved", {"b": "40k"})):  # fmt: skip
+        path = make_video(tmp_path / f"{name}.mp4", frames=6, size=(320, 240), images=frames, options=options)
+        qps[name] = keyframe_qp(path)
+    # x264 codes keyframes finer than the QP it is given (its I-frame offset: 26 -> 23) and its adaptive
+    # quantisation codes this clip's flat background finer still, so CRF N reads a few QP below N here.
+    assert qps["qp26"] == pytest.approx(23, abs=1) and qps["crf18"] < 20 < 26 < qps["crf33"] < 34
+    assert qps["rich"] < qps["crf18"] and qps["starved"] > qps["crf33"]
+    ffv1 = make_video(tmp_path / "lossless.mkv", frames=2, size=(320, 240), codec="ffv1", images=frames)
+    assert keyframe_qp(ffv1) is None
+    (tmp_path / "junk.mp4").write_bytes(b"not a video")
+    assert keyframe_qp(tmp_path / "junk.mp4") is None and keyframe_qp(tmp_path / "missing.mp4") is None

@@ -306,12 +306,18 @@ def test_unreachable_camera_is_one_clear_error(capsys: pytest.CaptureFixture[str
 
 @pytest.mark.timeout(120)
 def test_enhance_live_to_file(server: Server, tmp_path: Path) -> None:
+    from vidfsr.pipelines.blend import auto_consistency, auto_frame_consistency
+
     import vidfsr
 
     weights = _tiny_weights(tmp_path)
     out = tmp_path / "rec.mp4"
     result = vidfsr.enhance_video(server.url(user="u:p@"), out, models=(str(weights),), max_frames=25, scale=1.0)
     assert result["frames"] == 25 and "u:***@" in result["input"]
+    # The camera's H.264 quantiser sets the shares, as a file's does.
+    assert result["source_codec"] == "h264" and result["source_quality"] is not None
+    assert result["frame_consistency"] == auto_frame_consistency("h264", result["source_quality"])
+    assert result["consistency"] == auto_consistency("h264", result["source_quality"])
     # Arrival to written output: positive, and bounded (frames are tiny, the model is tiny).
     assert 0 < result["latency_mean_s"] <= result["latency_max_s"] < 3
     with av.open(str(out)) as c:

@@ -55,12 +55,12 @@ class EnhanceOptions:
             every frame; 0.05 measured: less flicker, see ``pipelines.crops.CropHold``).
         consistency: share of the back-projection step that makes each face agree with the input frame's
             pixels (0 off); None: chosen by the source's codec, 1.0 for lossless sources and 0.75 for
-            compressed or unknown ones, a JPEG still or MJPEG file by its quality (measured,
-            ``pipelines.blend.auto_consistency``).
+            compressed or unknown ones, a JPEG still or MJPEG file by its quality and an H.264 file by its
+            keyframe QP (measured, ``pipelines.blend.auto_consistency``).
         frame_consistency: share of the second back-projection step, at the output's resolution over each
             face's region, enhanced or not (0 off); None: 1.0 for lossless sources and 0 for compressed or
-            unknown ones, a JPEG still or MJPEG file by its quality (measured,
-            ``pipelines.blend.auto_frame_consistency``).
+            unknown ones, a JPEG still or MJPEG file by its quality and an H.264 file by its keyframe QP
+            (measured, ``pipelines.blend.auto_frame_consistency``).
         codec, crf, preset, pix_fmt: encoder settings.
         compare: also write a side-by-side input (bicubic, as the background) | output here: a video for a
             video, an image for an image, a folder for a folder of images.
@@ -182,8 +182,9 @@ def resolve_backend(backend: str, device_type: str, precision: str) -> str:
     return "torch"
 
 
-def blend_config(opts: EnhanceOptions, source_codec: str | None, quality: int | None = None) -> BlendConfig:
-    """The blend settings for a source coded with ``source_codec`` (and, for a JPEG, saved at ``quality``): the
+def blend_config(opts: EnhanceOptions, source_codec: str | None, quality: float | None = None) -> BlendConfig:
+    """The blend settings for a source coded with ``source_codec`` (and, for a JPEG, saved at ``quality``; for
+    H.264, quantised at keyframe QP ``quality``): the
     back-projection shares follow the source (its pixels are the truth only when lossless or nearly so) unless
     the options set them."""
     from .pipelines.blend import BlendConfig, auto_consistency, auto_frame_consistency
@@ -191,7 +192,8 @@ def blend_config(opts: EnhanceOptions, source_codec: str | None, quality: int | 
     consistency, frame = opts.consistency, opts.frame_consistency
     consistency = auto_consistency(source_codec, quality) if consistency is None else consistency
     frame = auto_frame_consistency(source_codec, quality) if frame is None else frame
-    source = f"source codec {source_codec or 'unknown'}" + ("" if quality is None else f", quality {quality}")
+    measure = "keyframe QP" if (source_codec or "").lower() == "h264" else "quality"
+    source = f"source codec {source_codec or 'unknown'}" + ("" if quality is None else f", {measure} {quality:g}")
     logger.info(
         "back-projection shares: crop %g (%s), frame %g (%s)",
         consistency,
@@ -202,9 +204,10 @@ def blend_config(opts: EnhanceOptions, source_codec: str | None, quality: int | 
     return BlendConfig(strength=opts.blend, mask=opts.mask, consistency=consistency, frame_consistency=frame)
 
 
-def build_runner(opts: EnhanceOptions, source_codec: str | None = None, quality: int | None = None):
+def build_runner(opts: EnhanceOptions, source_codec: str | None = None, quality: float | None = None):
     """Detector, enhancer and runner for these options (the heavy imports happen here). ``source_codec``: the
     input's codec (``VideoInfo.codec``, or an image format), and for JPEG/MJPEG ``quality`` (``pipelines.jpeg``),
+    for H.264 the keyframe QP (``pipelines.qp``),
     which set the back-projection shares the options leave unset."""
     from .pipelines.detect import DetectorConfig, create_detector
     from .pipelines.enhance import Enhancer, EnhancerConfig
@@ -301,12 +304,16 @@ def _relay_stop(stop: threading.Event, done: threading.Event, source) -> None:
             return
 
 
-def _video_quality(path: str, codec: str) -> int | None:
-    """An MJPEG file's JPEG quality (its frames are JPEG stills, judged like them); None for other codecs."""
-    from .pipelines.blend import JPEG_CODECS
+def _video_quality(path: str, codec: str) -> float | None:
+    """An MJPEG file's JPEG quality (its frames are JPEG stills, judged like them), an H.264 file's keyframe QP
+    (``pipelines.qp``); None for other codecs."""
+    from .pipelines.blend import H264_CODECS, JPEG_CODECS
     from .pipelines.jpeg import mjpeg_file_quality
+    from .pipelines.qp import keyframe_qp
 
-    return mjpeg_file_quality(path) if codec.lower() in JPEG_CODECS else None
+    if codec.lower() in JPEG_CODECS:
+        return mjpeg_file_quality(path)
+    return keyframe_qp(path) if codec.lower() in H264_CODECS else None
 
 
 def _enhance_stream(
@@ -330,7 +337,8 @@ def _enhance_stream(
     with RtspSource(src) if live else VideoFileSource(src) as source:
         info = source.info
         check_output_size(info.width, info.height, opts.scale)
-        runner = build_runner(opts, info.codec, None if live else _video_quality(src, info.codec))
+        quality = source.keyframe_qp if live else _video_quality(src, info.codec)
+        runner = build_runner(opts, info.codec, quality)
         if live:
             # Short queues: every frame waiting between stages is latency (BENCHMARKS.md, live latency).
             runner.config = dataclasses.replace(runner.config, queue_size=LIVE_QUEUE)
@@ -367,6 +375,7 @@ def _enhance_stream(
         result = summary.as_dict()
         result["consistency"] = runner.config.blend.consistency
         result["frame_consistency"] = runner.config.blend.frame_consistency
+        result["source_codec"], result["source_quality"] = info.codec, quality  # what chose the shares
         if stopped:
             result["stopped"] = True
         result["corrupt_packets"] = source.corrupt_packets

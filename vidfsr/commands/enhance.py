@@ -58,7 +58,8 @@ def add(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="back-projection share: each face made to agree with the input's pixels (0 off; default by source, "
         "measured: 1.0 for lossless codecs and PNG/BMP/TIFF, 0.75 for compressed video and cameras; JPEG and MJPEG "
-        "files by their quality, 0.75 up to 80, 1.0 from 85)",
+        "files by their quality, 0.75 up to 80, 1.0 from 85; H.264 files and cameras by their keyframe QP, 0.75 up "
+        "to 29, 0.5 from 33)",
     )
     p.add_argument(
         "--frame-consistency",
@@ -66,7 +67,8 @@ def add(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="second back-projection step at the output's resolution over each face's region (0 off; default by "
         "source, measured: 1.0 for lossless codecs and PNG/BMP/TIFF, 0 for compressed video and cameras; JPEG and "
-        "MJPEG files by their quality, 0 up to 85, 0.5 from 90)",
+        "MJPEG files by their quality, 0 up to 85, 0.5 from 90; H.264 files and cameras by their keyframe QP, 0 "
+        "from 30, 0.5 up to 22)",
     )
     p.add_argument("--codec", default="libx264")
     p.add_argument("--crf", type=int, default=18)
