@@ -973,3 +973,17 @@ def test_h264_keyframe_qp_is_read_from_the_decoder(face_images: list[np.ndarray]
     assert keyframe_qp(ffv1) is None
     (tmp_path / "junk.mp4").write_bytes(b"not a video")
     assert keyframe_qp(tmp_path / "junk.mp4") is None and keyframe_qp(tmp_path / "missing.mp4") is None
+
+
+def test_enhance_cli_reports_what_chose_the_shares(
+    tiny_weights: list[str], face_images: list[np.ndarray], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The summary table names the back-projection shares and the source coding they came from."""
+    frames = face_clip_frames(face_images, 3)
+    src = make_video(tmp_path / "fine.mp4", frames=3, size=(320, 240), images=frames, options={"crf": "12"})
+    assert main(["enhance", str(src), str(tmp_path / "o.mp4"), "--model", tiny_weights[0], "--force"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "back-projection" in out and "crop 0.75, frame 0.5 (h264, keyframe QP" in out
+    assert main(["enhance", str(src), str(tmp_path / "o2.mp4"), "--model", tiny_weights[0], "--consistency", "0.3",
+                 "--frame-consistency", "0"]) == 0  # fmt: skip
+    assert "crop 0.3, frame 0 (h264" in " ".join(capsys.readouterr().out.split())

@@ -143,6 +143,14 @@ def run(args: argparse.Namespace) -> int:
                 "reconnects"):  # fmt: skip
         if key in result:
             table.add_row(key.replace("_", " "), str(result[key]))
+    if result.get("consistency") is not None:
+        # What the source's coding chose (or the options forced): a user comparing runs should see it.
+        source = result.get("source_codec") or "unknown"
+        quality = result.get("source_quality")
+        if quality is not None:
+            source += f", {'keyframe QP' if source == 'h264' else 'quality'} {quality:.3g}"
+        table.add_row("back-projection", f"crop {result['consistency']:g}, frame {result['frame_consistency']:g} "
+                      f"({source})")  # fmt: skip
     table.add_row("wall time", f"{result['seconds']:.1f} s")
     if result.get("latency_mean_s") is not None:
         table.add_row("latency mean / max", f"{result['latency_mean_s']:.2f} / {result['latency_max_s']:.2f} s")
