@@ -14,6 +14,8 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
+from .qp import QP_CODECS
+
 # Codecs and still formats that store pixels exactly: no blocking to copy back, so the full step pays.
 LOSSLESS_CODECS = frozenset({"ffv1", "rawvideo", "png", "apng", "bmp", "tiff", "ppm", "pgm", "huffyuv", "ffvhuff",
                              "utvideo", "magicyuv", "qtrle", "zlib", "v210", "v410"})  # fmt: skip
@@ -30,10 +32,9 @@ JPEG_CONSISTENCY_RAMP = (80, 85)
 # output and in video flickers (BENCHMARKS.md, session 13).
 JPEG_FRAME_CONSISTENCY_RAMP = (85, 90)
 JPEG_FRAME_CONSISTENCY = 0.5
-# H.264 by its keyframe's mean QP (``pipelines.qp``; lower is finer): the crop share falls from its lossy value to
-# H264_CONSISTENCY over H264_CONSISTENCY_RAMP, the frame step rises from none to H264_FRAME_CONSISTENCY over
-# H264_FRAME_CONSISTENCY_RAMP, read from high QP to low (BENCHMARKS.md, session 14).
-H264_CODECS = frozenset({"h264"})
+# H.264 (``qp.QP_CODECS``) by its keyframe's mean QP (``pipelines.qp``; lower is finer). Each ramp runs from the QP
+# where the lossy share still holds to the QP where the share reaches its end value: the crop share falls to 0.5
+# from QP 29 to 33, the frame step rises to half from QP 30 down to 22 (BENCHMARKS.md, session 14).
 H264_CONSISTENCY_RAMP = (29.0, 33.0)
 H264_CONSISTENCY = 0.5
 H264_FRAME_CONSISTENCY_RAMP = (30.0, 22.0)
@@ -87,7 +88,7 @@ def _share(
         return lossless
     if quality is not None and codec in JPEG_CODECS:
         return _ramp(quality, jpeg[0], lossy, jpeg[1])
-    if quality is not None and codec in H264_CODECS:
+    if quality is not None and codec in QP_CODECS:
         return _ramp(quality, h264[0], lossy, h264[1])
     return lossy
 

@@ -188,11 +188,12 @@ def blend_config(opts: EnhanceOptions, source_codec: str | None, quality: float 
     back-projection shares follow the source (its pixels are the truth only when lossless or nearly so) unless
     the options set them."""
     from .pipelines.blend import BlendConfig, auto_consistency, auto_frame_consistency
+    from .pipelines.qp import QP_CODECS
 
     consistency, frame = opts.consistency, opts.frame_consistency
     consistency = auto_consistency(source_codec, quality) if consistency is None else consistency
     frame = auto_frame_consistency(source_codec, quality) if frame is None else frame
-    measure = "keyframe QP" if (source_codec or "").lower() == "h264" else "quality"
+    measure = "keyframe QP" if (source_codec or "").lower() in QP_CODECS else "quality"
     source = f"source codec {source_codec or 'unknown'}" + ("" if quality is None else f", {measure} {quality:g}")
     logger.info(
         "back-projection shares: crop %g (%s), frame %g (%s)",
@@ -307,13 +308,13 @@ def _relay_stop(stop: threading.Event, done: threading.Event, source) -> None:
 def _video_quality(path: str, codec: str) -> float | None:
     """An MJPEG file's JPEG quality (its frames are JPEG stills, judged like them), an H.264 file's keyframe QP
     (``pipelines.qp``); None for other codecs."""
-    from .pipelines.blend import H264_CODECS, JPEG_CODECS
+    from .pipelines.blend import JPEG_CODECS
     from .pipelines.jpeg import mjpeg_file_quality
-    from .pipelines.qp import keyframe_qp
+    from .pipelines.qp import QP_CODECS, keyframe_qp
 
     if codec.lower() in JPEG_CODECS:
         return mjpeg_file_quality(path)
-    return keyframe_qp(path) if codec.lower() in H264_CODECS else None
+    return keyframe_qp(path) if codec.lower() in QP_CODECS else None
 
 
 def _enhance_stream(
