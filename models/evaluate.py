@@ -120,7 +120,9 @@ def back_projected(
 
 def as_pasted(sr: np.ndarray, data: EvalSet) -> np.ndarray:
     """``back_projected`` at each face's LR side and the share ``vidfsr enhance`` picks by source (full on an
-    uncompressed face, ``LOSSY_CONSISTENCY`` on a JPEG- or H.264-coded one): what the pipeline pastes."""
+    uncompressed face, ``LOSSY_CONSISTENCY`` on a JPEG- or H.264-coded one): what the pipeline pastes, up to the
+    pipeline's finer choice by a JPEG's quality or an H.264 stream's keyframe QP (``blend.auto_consistency``),
+    which the set does not record; the frame-resolution step has no counterpart at 128 px."""
     from vidfsr.pipelines.blend import LOSSLESS_CONSISTENCY, LOSSY_CONSISTENCY
 
     if data.lr_side is None or data.compressed is None:
