@@ -81,15 +81,16 @@ def _share(
     h264: tuple[tuple[float, float], float],
 ) -> float:
     """``lossless`` for lossless codecs; for a JPEG of known quality or an H.264 stream of known keyframe QP,
-    ``lossy`` ramping linearly to the ``(ramp, end)`` share of ``jpeg`` / ``h264`` over its ramp; ``lossy`` for
-    everything else (compressed or unknown: the safe side)."""
+    ``lossy`` ramping linearly to the ``(ramp, end)`` share of ``jpeg`` / ``h264`` over its ramp (``lossless``
+    for H.264 at QP 0); ``lossy`` for everything else (compressed or unknown: the safe side)."""
     codec = (codec or "").lower()
     if codec in LOSSLESS_CODECS:
         return lossless
     if quality is not None and codec in JPEG_CODECS:
         return _ramp(quality, jpeg[0], lossy, jpeg[1])
     if quality is not None and codec in QP_CODECS:
-        return _ramp(quality, h264[0], lossy, h264[1])
+        # QP 0 everywhere is x264's lossless mode (-qp 0, -crf 0: the transform bypassed), the pixels exact.
+        return lossless if quality <= 0 else _ramp(quality, h264[0], lossy, h264[1])
     return lossy
 
 

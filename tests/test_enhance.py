@@ -638,6 +638,7 @@ def test_back_projection_share_follows_the_source(
     assert [auto_frame_consistency("h264", q) for q in (16, 22, 26, 30, 40)] == pytest.approx([0.5, 0.5, 0.25, 0, 0])
     assert [auto_consistency("h264", q) for q in (16, 29, 31, 33, 40)] == pytest.approx([0.75, 0.75, 0.625, 0.5, 0.5])
     assert auto_consistency("hevc", 40) == 0.75 and auto_frame_consistency("vp9", 10) == 0.0
+    assert auto_consistency("h264", 0.0) == auto_frame_consistency("h264", 0.0) == 1.0  # x264's lossless mode
     assert auto_consistency("mjpeg", 95) == 1.0 and auto_frame_consistency("mjpeg", 95) == 0.5  # video alike
     seen: list[float] = []
     frame_steps: list[float] = []
@@ -658,6 +659,7 @@ def test_back_projection_share_follows_the_source(
         ("ffv1", ".mkv", 1.0, None, 1.0, None, None),
         ("libx264", ".mp4", 0.75, None, 0.5, None, 12),  # CRF 12: keyframe QP ~11
         ("libx264", ".mp4", 0.5, None, None, None, 40),  # CRF 40: QP ~40
+        ("libx264", ".mp4", 1.0, None, 1.0, None, 0),  # CRF 0: x264's lossless mode, QP 0 throughout
         ("ffv1", ".mkv", 0.5, 0.5, 0.3, 0.3, None),
         ("libx264", ".mp4", 0.5, None, 0.6, 0.6, 40),
         ("mjpeg", ".mkv", 1.0, None, 0.5, None, 2),  # -q:v 2 writes quality-94 tables
@@ -666,7 +668,7 @@ def test_back_projection_share_follows_the_source(
         options = {"crf": str(qscale)} if codec == "libx264" else {"qmin": str(qscale), "qmax": str(qscale)}
         src = make_video(tmp_path / f"in_{codec}{qscale}{suffix}", frames=4, size=(320, 240), codec=codec,
                          images=frames, pix_fmt="yuvj420p" if codec == "mjpeg" else "yuv420p",
-                         options=options if qscale else None)  # fmt: skip
+                         options=options if qscale is not None else None)  # fmt: skip
         seen.clear()
         frame_steps.clear()
         result = vidfsr.enhance_video(src, tmp_path / f"out_{codec}{qscale}_{share}.mp4", models=model, force=True,
