@@ -124,7 +124,7 @@ class OnnxBackend:
         with torch.inference_mode(False), torch.no_grad():
             torch.onnx.export(
                 heads, (torch.rand(1, channels, 128, 128),), buf, dynamo=False, input_names=["x"], output_names=names,
-                dynamic_axes={"x": {0: "batch"}, **{k: {0: "batch"} for k in names}}, opset_version=17,
+                dynamic_axes={k: {0: "batch", 2: "height", 3: "width"} for k in ["x", *names]}, opset_version=17,
             )  # fmt: skip
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = threads

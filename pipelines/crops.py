@@ -20,6 +20,19 @@ from .croprule import crop_boxes, cut_crop, snap_to_pixels
 from .types import Faces, Frame
 
 MODEL_SIZE = 128
+# Large faces on lossless sources go to the (fully convolutional) model at twice its trained size: a 48-80 px crop
+# cut to 256 px is as blurred as a 24-40 px one at 128, inside the trained range, and the output has twice the
+# pixels where the face is shown 3-5x larger than 128 px (``large_from``; BENCHMARKS.md, session 14).
+LARGE_SIZE = 256
+LOSSLESS_LARGE_FROM = 48.0  # lossless sources; the API's default (``vidfsr.api.auto_large_from``)
+
+
+def input_size(native_side: float, scale: float, large_from: float) -> int:
+    """The model input side for a crop of ``native_side`` input pixels shown ``scale`` times larger: LARGE_SIZE
+    from ``large_from`` pixels (0: never) when the face is shown at least that large, else MODEL_SIZE."""
+    if large_from > 0 and native_side >= large_from and native_side * scale >= LARGE_SIZE:
+        return LARGE_SIZE
+    return MODEL_SIZE
 
 
 @dataclass(frozen=True)
@@ -50,20 +63,21 @@ class FaceBatch:
     """The faces of one frame on their way through enhancement (DESIGN §2). Immutable, arrays read-only: the
     enhance stage returns a new batch with ``sr`` (and ``mask``) set instead of filling this one in place.
 
-    ``crops`` are the model inputs (uint8 BGR, 128x128) cut from each crop's native pixels; ``crop_xyxy`` is the
+    ``crops`` are the model inputs (uint8 BGR, 128x128, or 256x256 for large faces on lossless sources) cut from
+    each crop's native pixels; ``crop_xyxy`` is the
     transform back to frame pixels (the square crop box); ``model`` the index of the model (range) serving each.
     """
 
     frame_index: int
-    crops: np.ndarray  # [B,128,128,3] uint8 BGR
+    crops: np.ndarray  # [B,S,S,3] uint8 BGR, S = 128 (MODEL_SIZE) or, for large faces, LARGE_SIZE
     crop_xyxy: np.ndarray  # [B,4] float64, input-frame pixels
     track_id: np.ndarray  # [B] int64
     model: np.ndarray  # [B] int64
     native_side: np.ndarray  # [B] float64, crop side in input pixels
     score: np.ndarray  # [B] float32
-    sr: np.ndarray | None = None  # [B,128,128,3] uint8 BGR, the enhanced crops
-    mask: np.ndarray | None = None  # [B,128,128] float32 in [0,1], the model's parsing union, when asked for
-    # [B,K-1,128,128,3] uint8 BGR: the same crop boxes cut from the K-1 frames before (most recent first), for
+    sr: np.ndarray | None = None  # [B,S,S,3] uint8 BGR, the enhanced crops
+    mask: np.ndarray | None = None  # [B,S,S] float32 in [0,1], the model's parsing union, when asked for
+    # [B,K-1,S,S,3] uint8 BGR: the same crop boxes cut from the K-1 frames before (most recent first), for
     # multi-frame models; None when no model of the run takes more than one frame.
     history: np.ndarray | None = None
 
@@ -159,6 +173,8 @@ def make_batch(
     history: Sequence[np.ndarray] = (),
     frames: Sequence[int] = (),
     crop_xyxy: np.ndarray | None = None,
+    scale: float = 1.0,
+    large_from: float = 0.0,
 ) -> FaceBatch:
     """Cut the model input of every tracked face some model serves.
 
@@ -167,6 +183,9 @@ def make_batch(
     multi-frame models were trained (``realdeg.degrade_burst``); where the history is shorter (the stream's
     first frames, after a shot cut) the oldest available crop, or the current one, stands in. ``crop_xyxy``:
     the faces' crop boxes when the caller holds them (``CropHold``); by default the crop rule snapped to pixels.
+    ``scale`` and ``large_from``: the faces are cut to ``LARGE_SIZE`` when every served face qualifies
+    (``input_size``), else all to ``MODEL_SIZE``: one input size per frame keeps the batch one array, and a
+    frame with faces of both kinds (rare: several people at very different distances) gets today's 128 px.
     """
     if not len(faces):
         return FaceBatch.empty(frame.index)
@@ -178,16 +197,18 @@ def make_batch(
         side = float(box[2] - box[0])
         model = choose_model(side, ranges, force)
         if model is not None:
-            rows.append((cut_crop(frame.image, box, MODEL_SIZE), box, int(tid), model, side, float(score)))
+            rows.append((box, int(tid), model, side, float(score)))
     if not rows:
         return FaceBatch.empty(frame.index)
-    crops, xyxy, tids, models, sides, scores = zip(*rows, strict=True)
+    size = min(input_size(r[3], scale, large_from) for r in rows)
+    xyxy, tids, models, sides, scores = zip(*rows, strict=True)
+    crops = [cut_crop(frame.image, box, size) for box in xyxy]
     past = None
     if extra > 0:
         past_rows = []
         for crop, box, model in zip(crops, xyxy, models, strict=True):
             want = frames[model] - 1
-            cut = [cut_crop(img, box, MODEL_SIZE) for img in history[:want]]
+            cut = [cut_crop(img, box, size) for img in history[:want]]
             while len(cut) < extra:
                 cut.append(cut[-1] if cut else crop)
             past_rows.append(np.stack(cut))

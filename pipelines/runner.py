@@ -67,6 +67,9 @@ class RunConfig:
         (0.8 cut more and cost PSNR; BENCHMARKS.md "Flicker on real video").
     crop_hold: share of the crop side within which a track keeps its previous whole-pixel crop (``CropHold``;
         0: a fresh crop every frame). 0.05 measured: less flicker and a little more PSNR on real video.
+    large_from: native crop side (input pixels) from which a face shown at least 256 px large goes to the model
+        as a 256 px input (``crops.input_size``; 0: every face at 128). The API sets 48 for lossless sources
+        and 0 otherwise (measured: BENCHMARKS.md, session 14; H.264's blocking, enlarged, reads as detail).
     blend: blending options.
     tracker: tracker options.
     keep_best: keep each track's best face for the report (``--save-faces``); off, nothing per face is kept.
@@ -82,6 +85,7 @@ class RunConfig:
     queue_size: int = 8
     temporal: float = 0.5
     crop_hold: float = 0.05
+    large_from: float = 0.0
     blend: BlendConfig = field(default_factory=BlendConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
     keep_best: bool = False
@@ -293,7 +297,8 @@ class Runner:
                 past.clear()  # another shot: the frames before show something else
                 hold.reset()
             boxes = hold(faces) if len(faces) else np.zeros((0, 4))
-            batch = make_batch(frame, faces, self.enhancer.ranges, cfg.force, tuple(past), self._frames, boxes)
+            batch = make_batch(frame, faces, self.enhancer.ranges, cfg.force, tuple(past), self._frames, boxes,
+                               cfg.scale, cfg.large_from)  # fmt: skip
             if past.maxlen:
                 past.appendleft(frame.image)
             with self._count_lock:
@@ -382,12 +387,24 @@ class Runner:
             feed(0, [item])
 
     def _run_model(self, items: list[Batched]) -> list[Batched]:
-        """One model call per model over the faces of several frames; new items carry the enhanced batches."""
-        crops = np.concatenate([i.batch.crops for i in items])
-        models = np.concatenate([i.batch.model for i in items])
+        """One model call per model and input size over the faces of several frames; new items carry the
+        enhanced batches, in the order they came."""
+        sizes = {i.batch.crops.shape[1] for i in items if len(i.batch)}
+        if len(sizes) > 1:
+            done = list(items)
+            for size in sorted(sizes):
+                idx = [j for j, i in enumerate(items) if len(i.batch) and i.batch.crops.shape[1] == size]
+                for j, out in zip(idx, self._run_model([items[j] for j in idx]), strict=True):
+                    done[j] = out
+            return done
+        items_with = [i for i in items if len(i.batch)]
+        if not items_with:
+            return list(items)
+        crops = np.concatenate([i.batch.crops for i in items_with])
+        models = np.concatenate([i.batch.model for i in items_with])
         history = None
-        if any(i.batch.history is not None for i in items if len(i.batch)):
-            history = np.concatenate([i.batch.history for i in items if len(i.batch)])
+        if any(i.batch.history is not None for i in items_with):
+            history = np.concatenate([i.batch.history for i in items_with])
         sr = np.empty_like(crops)
         masks: np.ndarray | None = None
         for model in np.unique(models):
@@ -502,7 +519,10 @@ class Runner:
         residual = sr.astype(np.float32) - lr_up.astype(np.float32)
         prev = self._previous.get(track_id)
         if prev is not None:
-            aligned = align_previous(prev[0], prev[1], crop_xyxy)
+            before = prev[0]
+            if before.shape != residual.shape:  # the face crossed the large-input size: same crop, other grid
+                before = cv2.resize(before, residual.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+            aligned = align_previous(before, prev[1], crop_xyxy)
             residual = self.config.temporal * aligned + (1 - self.config.temporal) * residual
         self._previous[track_id] = (residual, crop_xyxy)
         return np.clip(lr_up + residual, 0, 255).round().astype(np.uint8)

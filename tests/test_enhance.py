@@ -757,16 +757,17 @@ def test_backends_match_eager_fp32(tiny_weights: list[str], backend: str) -> Non
         pytest.importorskip("onnxruntime")
     elif not (shutil.which("cc") or shutil.which("gcc")):
         pytest.skip("torch.compile's CPU backend needs a C compiler")
-    crops = np.random.default_rng(1).integers(0, 256, (7, 128, 128, 3), dtype=np.uint8)
-    ref, ref_mask = Enhancer(load_models(tiny_weights), "cpu", EnhancerConfig(precision="fp32", parsing_mask=True))(
-        crops, 0
-    )
+    eager = Enhancer(load_models(tiny_weights), "cpu", EnhancerConfig(precision="fp32", parsing_mask=True))
     config = EnhancerConfig(precision="fp32", parsing_mask=True, backend=backend, channels_last=False)
-    out, mask = Enhancer(load_models(tiny_weights), "cpu", config)(crops, 0)
-    assert out.shape == ref.shape == (7, 128, 128, 3) and mask.shape == ref_mask.shape
-    assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
-    assert np.abs(mask - ref_mask).max() < 1e-3
-    assert len(np.unique(out)) > 50  # a real image came back, not a constant
+    other = Enhancer(load_models(tiny_weights), "cpu", config)
+    for size in (128, 256):  # 256: large faces' inputs (``crops.LARGE_SIZE``), through the same session
+        crops = np.random.default_rng(1).integers(0, 256, (7, size, size, 3), dtype=np.uint8)
+        ref, ref_mask = eager(crops, 0)
+        out, mask = other(crops, 0)
+        assert out.shape == ref.shape == (7, size, size, 3) and mask.shape == ref_mask.shape == (7, size, size)
+        assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
+        assert np.abs(mask - ref_mask).max() < 1e-3
+        assert len(np.unique(out)) > 50  # a real image came back, not a constant
 
 
 def test_batchnorm_folding_is_exact_and_leaves_the_model_alone() -> None:
@@ -989,3 +990,110 @@ def test_enhance_cli_reports_what_chose_the_shares(
     assert main(["enhance", str(src), str(tmp_path / "o2.mp4"), "--model", tiny_weights[0], "--consistency", "0.3",
                  "--frame-consistency", "0"]) == 0  # fmt: skip
     assert "crop 0.3, frame 0 (h264" in " ".join(capsys.readouterr().out.split())
+
+
+def test_large_faces_reach_the_model_at_256(face_images: list[np.ndarray]) -> None:
+    """A crop of ``large_from`` input pixels or more, shown at least 256 px large, is cut to 256 px (and so is its
+    history for multi-frame models); smaller faces, smaller outputs, ``large_from`` 0 and frames mixing both
+    kinds keep 128 px."""
+    from vidfsr.pipelines.crops import LARGE_SIZE, MODEL_SIZE, input_size
+
+    assert input_size(60, 8, 48) == LARGE_SIZE and input_size(47, 8, 48) == MODEL_SIZE
+    assert input_size(60, 4, 48) == MODEL_SIZE  # shown 240 px: the 128 px output is enough
+    assert input_size(60, 8, 0) == MODEL_SIZE
+    frame_img = np.full((240, 320, 3), 90, np.uint8)
+    frame_img[40:100, 40:100] = cv2.resize(face_images[0], (60, 60), interpolation=cv2.INTER_AREA)
+    frame_img[150:180, 200:230] = cv2.resize(face_images[1], (30, 30), interpolation=cv2.INTER_AREA)
+    big, small = np.array([[40.0, 40.0, 100.0, 100.0]]), np.array([[200.0, 150.0, 230.0, 180.0]])
+
+    def batch(boxes: np.ndarray, scale: float, large_from: float, **kw):
+        faces = Faces(boxes.astype(np.float32), np.ones(len(boxes), np.float32), None, np.arange(len(boxes)))
+        return make_batch(Frame(0, frame_img), faces, (ModelRange(12, 96),), crop_xyxy=boxes, scale=scale,
+                          large_from=large_from, **kw)  # fmt: skip
+
+    large = batch(big, 8, 48)
+    assert large.crops.shape == (1, 256, 256, 3)
+    # The 256 px input is the crop's own pixels cut straight to 256, as the 128 px one is cut to 128.
+    direct = cv2.resize(frame_img[40:100, 40:100], (256, 256), interpolation=cv2.INTER_CUBIC)
+    assert np.abs(large.crops[0].astype(int) - direct)[16:-16, 16:-16].max() <= 2
+    assert batch(big, 4, 48).crops.shape[1] == MODEL_SIZE
+    assert batch(big, 8, 0).crops.shape[1] == MODEL_SIZE
+    assert batch(np.concatenate([big, small]), 8, 48).crops.shape == (2, 128, 128, 3)  # one size per frame
+    multi = batch(big, 8, 48, history=(frame_img, frame_img), frames=(3,))
+    assert multi.history is not None and multi.history.shape == (1, 2, 256, 256, 3)
+
+
+@pytest.mark.parametrize(("codec", "options", "large_from", "size"), [
+    ("ffv1", None, None, 256),  # lossless: large faces at 256 by default
+    ("ffv1", None, 0.0, 128),  # switched off
+    ("libx264", {"crf": "18"}, None, 128),  # H.264: never by default (its blocking, enlarged, reads as detail)
+])  # fmt: skip
+def test_lossless_sources_send_large_faces_to_the_model_at_256(
+    tiny_weights: list[str], face_images: list[np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    codec: str, options: dict | None, large_from: float | None, size: int,
+) -> None:  # fmt: skip
+    """End to end: the enhancer sees the input size the source calls for, the output is a whole video, and the
+    result reports the threshold used."""
+    from vidfsr.pipelines.enhance import Enhancer
+
+    sizes: list[int] = []
+    original = Enhancer.__call__
+
+    def recording(self, crops, model):
+        sizes.append(crops.shape[1])
+        return original(self, crops, model)
+
+    monkeypatch.setattr(Enhancer, "__call__", recording)
+    frames = face_clip_frames(face_images, 3)
+    src = make_video(tmp_path / f"in.{'mkv' if codec == 'ffv1' else 'mp4'}", frames=3, size=(320, 240),
+                     codec=codec, images=frames, options=options)  # fmt: skip
+    out = tmp_path / "out.mkv"
+    # The clip's faces have 56 px crops: shown 280 px large at scale 5.
+    result = vidfsr.enhance_video(src, out, models=(tiny_weights[0],), force=True, scale=5.0, large_from=large_from,
+                                  codec="ffv1")  # fmt: skip
+    assert sizes and set(sizes) == {size} and result["faces_enhanced"] >= 3
+    assert result["large_from"] == (large_from if large_from is not None else (48.0 if size == 256 else 0.0))
+    with av.open(str(out)) as c:
+        assert sum(1 for _ in c.decode(video=0)) == 3
+
+
+def test_smoothing_follows_a_face_across_input_sizes(tiny_weights: list[str]) -> None:
+    """A track whose input size changes (its crop crossed ``large_from``) keeps its smoothing: the previous
+    added detail is resampled to the new grid, not dropped or broadcast wrongly."""
+    from vidfsr.api import EnhanceOptions, build_runner
+
+    runner = build_runner(EnhanceOptions(models=(tiny_weights[0],)), "ffv1")
+    rng = np.random.default_rng(0)
+    box = np.array([10.0, 10.0, 60.0, 60.0])
+    base128 = rng.integers(60, 200, (128, 128, 3), dtype=np.uint8)
+    first = runner._smooth(3, np.clip(base128.astype(int) + 20, 0, 255).astype(np.uint8), base128, box)
+    assert first.shape == (128, 128, 3)
+    base256 = cv2.resize(base128, (256, 256), interpolation=cv2.INTER_CUBIC)
+    second = runner._smooth(3, base256, base256, box)  # no detail of its own: half of the previous +20 shows
+    assert second.shape == (256, 256, 3)
+    lift = second.astype(int) - base256
+    assert 8 <= np.median(lift) <= 12
+
+
+def test_stills_send_large_faces_at_256_by_format(
+    tiny_weights: list[str], face_images: list[np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a folder of stills each file's format decides: a PNG's large faces reach the model at 256 px, a JPEG's
+    at 128."""
+    from vidfsr.pipelines.enhance import Enhancer
+
+    sizes: list[int] = []
+    original = Enhancer.__call__
+
+    def recording(self, crops, model):
+        sizes.append(crops.shape[1])
+        return original(self, crops, model)
+
+    monkeypatch.setattr(Enhancer, "__call__", recording)
+    folder = tmp_path / "stills"
+    folder.mkdir()
+    frame = face_clip_frames(face_images, 1)[0]
+    cv2.imwrite(str(folder / "a.png"), frame)
+    cv2.imwrite(str(folder / "b.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    vidfsr.enhance_video(folder, tmp_path / "out", models=(tiny_weights[0],), force=True, scale=5.0)
+    assert sizes == [256, 128]  # a.png, then b.jpg

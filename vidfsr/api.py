@@ -53,6 +53,9 @@ class EnhanceOptions:
         temporal: weight of a track's previous added detail (0 disables smoothing; 0.5 measured, see RunConfig).
         crop_hold: share of the crop side within which a track keeps its previous crop box (0: a fresh box
             every frame; 0.05 measured: less flicker, see ``pipelines.crops.CropHold``).
+        large_from: native crop side (input pixels) from which a face shown at least 256 px large reaches the
+            model as a 256 px input instead of 128 (0: never); None: 48 for lossless sources (lossless codecs,
+            PNG/BMP/TIFF, H.264 at QP 0), 0 otherwise (measured, ``auto_large_from``).
         consistency: share of the back-projection step that makes each face agree with the input frame's
             pixels (0 off); None: chosen by the source's codec, 1.0 for lossless sources and 0.75 for
             compressed or unknown ones, a JPEG still or MJPEG file by its quality and an H.264 file by its
@@ -83,6 +86,7 @@ class EnhanceOptions:
     force: bool = False
     temporal: float = 0.5
     crop_hold: float = 0.05
+    large_from: float | None = None
     consistency: float | None = None
     frame_consistency: float | None = None
     codec: str = "libx264"
@@ -114,6 +118,8 @@ class EnhanceOptions:
             raise ConfigError("blend, consistency and frame_consistency must be in [0, 1] and temporal in [0, 1)")
         if not 0 <= opts.crop_hold < 0.5:
             raise ConfigError(f"crop_hold must be in [0, 0.5) (a share of the crop side), got {opts.crop_hold:g}")
+        if opts.large_from is not None and opts.large_from < 0:
+            raise ConfigError(f"large_from must be >= 0 (input pixels; 0 off), got {opts.large_from:g}")
         return opts
 
 
@@ -182,6 +188,19 @@ def resolve_backend(backend: str, device_type: str, precision: str) -> str:
     return "torch"
 
 
+def auto_large_from(source_codec: str | None, quality: float | None = None) -> float:
+    """The native crop side from which faces reach the model as 256 px inputs, by source: lossless sources only
+    (BENCHMARKS.md, session 14: +0.18 to +0.57 dB for 48-80 px crops shown 256 px or larger; smaller crops and
+    H.264, whose blocking the enlarged input shows as detail, lose)."""
+    from .pipelines.blend import LOSSLESS_CODECS
+    from .pipelines.crops import LOSSLESS_LARGE_FROM
+    from .pipelines.qp import QP_CODECS
+
+    codec = (source_codec or "").lower()
+    lossless = codec in LOSSLESS_CODECS or (codec in QP_CODECS and quality is not None and quality <= 0)
+    return LOSSLESS_LARGE_FROM if lossless else 0.0
+
+
 def blend_config(opts: EnhanceOptions, source_codec: str | None, quality: float | None = None) -> BlendConfig:
     """The blend settings for a source coded with ``source_codec`` (and, for a JPEG, saved at ``quality``; for
     H.264, quantised at keyframe QP ``quality``): the
@@ -232,6 +251,7 @@ def build_runner(opts: EnhanceOptions, source_codec: str | None = None, quality:
         batch_size=max(opts.batch_size, 8),
         temporal=opts.temporal,
         crop_hold=opts.crop_hold,
+        large_from=auto_large_from(source_codec, quality) if opts.large_from is None else opts.large_from,
         blend=blend_config(opts, source_codec, quality),
         keep_best=bool(opts.save_faces),
         threads=stages,
@@ -377,6 +397,7 @@ def _enhance_stream(
         result["consistency"] = runner.config.blend.consistency
         result["frame_consistency"] = runner.config.blend.frame_consistency
         result["source_codec"], result["source_quality"] = info.codec, quality  # what chose the shares
+        result["large_from"] = runner.config.large_from
         if stopped:
             result["stopped"] = True
         result["corrupt_packets"] = source.corrupt_packets
@@ -456,8 +477,11 @@ def _enhance_images(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dic
             continue
         check_output_size(image.shape[1], image.shape[0], opts.scale)
         runner.start_over()  # each image alone: no track, smoothing or best face carries over from the last
-        # A folder may mix PNG and JPEG of any quality: the shares follow each file's format and tables.
-        runner.config = dataclasses.replace(runner.config, blend=blend_config(opts, *_image_source(path)))
+        # A folder may mix PNG and JPEG of any quality: the shares (and the large-face input size) follow each
+        # file's format and tables.
+        source = _image_source(path)
+        large = auto_large_from(*source) if opts.large_from is None else opts.large_from
+        runner.config = dataclasses.replace(runner.config, blend=blend_config(opts, *source), large_from=large)
         out_path = dst / path.relative_to(src) if src.is_dir() else dst
         out_path.parent.mkdir(parents=True, exist_ok=True)
         result: list = []

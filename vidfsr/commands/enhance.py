@@ -53,6 +53,14 @@ def add(sub: argparse._SubParsersAction) -> None:
         "0.05: measured, less flicker)",
     )
     p.add_argument(
+        "--large-from",
+        type=float,
+        default=None,
+        help="native crop side (input px) from which a face shown at least 256 px large reaches the model as a "
+        "256 px input (0 off; default by source, measured: 48 for lossless video and PNG/BMP/TIFF, off for "
+        "compressed input)",
+    )
+    p.add_argument(
         "--consistency",
         type=float,
         default=None,
@@ -113,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
         "backend": args.backend,
         "batch_size": args.batch_size, "detect_every": args.detect_every, "detector": args.detector,
         "blend": args.blend, "mask": args.mask, "force": args.force, "temporal": args.temporal,
-        "crop_hold": args.crop_hold,
+        "crop_hold": args.crop_hold, "large_from": args.large_from,
         "consistency": args.consistency, "frame_consistency": args.frame_consistency,
         "codec": args.codec, "crf": args.crf, "preset": args.preset, "pix_fmt": args.pix_fmt,
         "compare": args.compare, "save_faces": args.save_faces, "min_face": args.min_face,
