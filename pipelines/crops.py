@@ -185,22 +185,35 @@ def make_batch(
     the faces' crop boxes when the caller holds them (``CropHold``); by default the crop rule snapped to pixels.
     ``scale`` and ``large_from``: the faces are cut to ``LARGE_SIZE`` when every served face qualifies
     (``input_size``), else all to ``MODEL_SIZE``: one input size per frame keeps the batch one array, and a
-    frame with faces of both kinds (rare: several people at very different distances) gets today's 128 px.
+    frame with faces of both kinds (rare: several people at very different distances) gets 128 px. At
+    ``LARGE_SIZE`` a model serves the crops of twice the sides its range names (the range is measured at 128 px:
+    a 160 px crop cut to 256 is as blurred as an 80 px one cut to 128).
     """
     if not len(faces):
         return FaceBatch.empty(frame.index)
     extra = max(frames, default=1) - 1
     boxes = snap_to_pixels(crop_boxes(faces.xyxy)) if crop_xyxy is None else np.asarray(crop_xyxy, np.float64)
     ids = faces.track_id if faces.track_id is not None else np.arange(len(faces))
-    rows = []
+    # A face cut to LARGE_SIZE is as blurred as one of half its side cut to MODEL_SIZE: that side is what the
+    # model's measured range (at MODEL_SIZE) is asked about.
+    served = []
     for box, tid, score in zip(boxes, ids, faces.score, strict=True):
         side = float(box[2] - box[0])
-        model = choose_model(side, ranges, force)
+        big = input_size(side, scale, large_from) == LARGE_SIZE
+        model = choose_model(side * MODEL_SIZE / (LARGE_SIZE if big else MODEL_SIZE), ranges, force)
         if model is not None:
-            rows.append((box, int(tid), model, side, float(score)))
+            served.append((box, int(tid), model, side, float(score), big))
+    # One input size per frame: all served faces large, or all at 128 with each model chosen at its own side.
+    size = LARGE_SIZE if served and all(r[5] for r in served) else MODEL_SIZE
+    rows = []
+    for box, tid, model, side, score, big in served:
+        if big and size == MODEL_SIZE:
+            model = choose_model(side, ranges, force)
+            if model is None:
+                continue
+        rows.append((box, tid, model, side, score))
     if not rows:
         return FaceBatch.empty(frame.index)
-    size = min(input_size(r[3], scale, large_from) for r in rows)
     xyxy, tids, models, sides, scores = zip(*rows, strict=True)
     crops = [cut_crop(frame.image, box, size) for box in xyxy]
     past = None

@@ -994,8 +994,8 @@ def test_enhance_cli_reports_what_chose_the_shares(
 
 def test_large_faces_reach_the_model_at_256(face_images: list[np.ndarray]) -> None:
     """A crop of ``large_from`` input pixels or more, shown at least 256 px large, is cut to 256 px (and so is its
-    history for multi-frame models); smaller faces, smaller outputs, ``large_from`` 0 and frames mixing both
-    kinds keep 128 px."""
+    history for multi-frame models), where the model's range covers twice the sides; smaller faces, smaller
+    outputs, ``large_from`` 0 and frames mixing both kinds keep 128 px."""
     from vidfsr.pipelines.crops import LARGE_SIZE, MODEL_SIZE, input_size
 
     assert input_size(60, 8, 48) == LARGE_SIZE and input_size(47, 8, 48) == MODEL_SIZE
@@ -1021,6 +1021,13 @@ def test_large_faces_reach_the_model_at_256(face_images: list[np.ndarray]) -> No
     assert batch(np.concatenate([big, small]), 8, 48).crops.shape == (2, 128, 128, 3)  # one size per frame
     multi = batch(big, 8, 48, history=(frame_img, frame_img), frames=(3,))
     assert multi.history is not None and multi.history.shape == (1, 2, 256, 256, 3)
+    # At 256 px a model serves crops of twice the sides its range (measured at 128 px) names: a 100 px crop is
+    # outside 12-96 at 128 but, as blurred as a 50 px one, inside it at 256.
+    huge = np.array([[20.0, 120.0, 120.0, 220.0]])
+    assert batch(huge, 8, 48).crops.shape == (1, 256, 256, 3)
+    assert len(batch(huge, 8, 0)) == 0
+    mixed = batch(np.concatenate([huge, small]), 8, 48)  # 128 px for both: the 100 px face is then out of range
+    assert mixed.crops.shape == (1, 128, 128, 3) and np.allclose(mixed.crop_xyxy[0], small[0])
 
 
 @pytest.mark.parametrize(("codec", "options", "large_from", "size"), [
