@@ -174,11 +174,14 @@ def run_vidfsr(
     source_codec: str | None = None,
     frame_consistency: float | None = None,
     crop_hold: float | None = None,
-    source_quality: int | None = None,
+    source_quality: float | None = None,
+    large_from: float | None = None,
 ) -> list[np.ndarray]:
     extra: dict = {} if temporal is None else {"temporal": temporal}
     if crop_hold is not None:
         extra["crop_hold"] = crop_hold
+    if large_from is not None:
+        extra["large_from"] = large_from
     if consistency is not None:
         extra["consistency"] = consistency
     if frame_consistency is not None:
@@ -347,6 +350,7 @@ def main() -> None:
         "--frame-consistency", type=float, default=None, help="vidfsr's --frame-consistency (default: its default)"
     )
     ap.add_argument("--crop-hold", type=float, default=None, help="vidfsr's --crop-hold (default: its default)")
+    ap.add_argument("--large-from", type=float, default=None, help="vidfsr's --large-from (default: by source)")
     ap.add_argument("--pre-shrink", type=float, default=1.0,
                     help="area-shrink the originals by this factor first, and take that as the truth: --scales 8 "
                     "--pre-shrink 1.5 gives faces of a 12x shrink (the shared clips' faces at 20-37 px, the issue's "
@@ -413,7 +417,7 @@ def main() -> None:
                 outputs["vidfsr"] = run_vidfsr(low, scale, weights, args.force, args.temporal, args.consistency,
                                                source_codec=source, source_quality=quality,
                                                frame_consistency=args.frame_consistency,
-                                               crop_hold=args.crop_hold)  # fmt: skip
+                                               crop_hold=args.crop_hold, large_from=args.large_from)  # fmt: skip
                 recs = measure(outputs, truth, faces, scale, analyser, args.analysis_every)
                 for r in recs:
                     r.update(clip=clip.stem, scale=scale, codec=codec)

@@ -20,11 +20,14 @@ from .croprule import crop_boxes, cut_crop, snap_to_pixels
 from .types import Faces, Frame
 
 MODEL_SIZE = 128
-# Large faces on lossless sources go to the (fully convolutional) model at twice its trained size: a 48-80 px crop
-# cut to 256 px is as blurred as a 24-40 px one at 128, inside the trained range, and the output has twice the
-# pixels where the face is shown 3-5x larger than 128 px (``large_from``; BENCHMARKS.md, session 14).
+# Large faces on lossless and finely coded sources go to the (fully convolutional) model at twice its trained
+# size: a 48-80 px crop cut to 256 px is as blurred as a 24-40 px one at 128, inside the trained range, and the
+# output has twice the pixels where the face is shown 3-5x larger than 128 px (``large_from``; BENCHMARKS.md,
+# session 14).
 LARGE_SIZE = 256
-LOSSLESS_LARGE_FROM = 48.0  # lossless sources; the API's default (``vidfsr.api.auto_large_from``)
+FINE_LARGE_FROM = 48.0  # lossless and finely coded sources: the API's default (``vidfsr.api.auto_large_from``)
+LARGE_MAX_QP = 26.0  # H.264 keyframe QP up to which large inputs pay (CRF 18-23 did, 28 did not at 8x)
+LARGE_MIN_JPEG_QUALITY = 90  # JPEG/MJPEG quality from which they pay (94 did, 84 and 68 did not at 8x)
 
 
 def input_size(native_side: float, scale: float, large_from: float) -> int:

@@ -68,8 +68,9 @@ class RunConfig:
     crop_hold: share of the crop side within which a track keeps its previous whole-pixel crop (``CropHold``;
         0: a fresh crop every frame). 0.05 measured: less flicker and a little more PSNR on real video.
     large_from: native crop side (input pixels) from which a face shown at least 256 px large goes to the model
-        as a 256 px input (``crops.input_size``; 0: every face at 128). The API sets 48 for lossless sources
-        and 0 otherwise (measured: BENCHMARKS.md, session 14; H.264's blocking, enlarged, reads as detail).
+        as a 256 px input (``crops.input_size``; 0: every face at 128). The API sets 48 for lossless and finely
+        coded sources and 0 otherwise (measured: BENCHMARKS.md, session 14; coarse coding's blocking, enlarged,
+        reads as detail).
     blend: blending options.
     tracker: tracker options.
     keep_best: keep each track's best face for the report (``--save-faces``); off, nothing per face is kept.

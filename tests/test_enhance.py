@@ -1033,7 +1033,8 @@ def test_large_faces_reach_the_model_at_256(face_images: list[np.ndarray]) -> No
 @pytest.mark.parametrize(("codec", "options", "large_from", "size"), [
     ("ffv1", None, None, 256),  # lossless: large faces at 256 by default
     ("ffv1", None, 0.0, 128),  # switched off
-    ("libx264", {"crf": "18"}, None, 128),  # H.264: never by default (its blocking, enlarged, reads as detail)
+    ("libx264", {"crf": "12"}, None, 256),  # finely coded H.264 (keyframe QP ~8) as lossless
+    ("libx264", {"crf": "35"}, None, 128),  # coarse H.264: its blocking, enlarged, reads as detail
 ])  # fmt: skip
 def test_lossless_sources_send_large_faces_to_the_model_at_256(
     tiny_weights: list[str], face_images: list[np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -1082,11 +1083,11 @@ def test_smoothing_follows_a_face_across_input_sizes(tiny_weights: list[str]) ->
     assert 8 <= np.median(lift) <= 12
 
 
-def test_stills_send_large_faces_at_256_by_format(
+def test_stills_send_large_faces_at_256_by_format_and_quality(
     tiny_weights: list[str], face_images: list[np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """In a folder of stills each file's format decides: a PNG's large faces reach the model at 256 px, a JPEG's
-    at 128."""
+    """In a folder of stills each file's format and quality decide: a PNG's and a quality-95 JPEG's large faces
+    reach the model at 256 px, a quality-80 JPEG's at 128."""
     from vidfsr.pipelines.enhance import Enhancer
 
     sizes: list[int] = []
@@ -1102,5 +1103,6 @@ def test_stills_send_large_faces_at_256_by_format(
     frame = face_clip_frames(face_images, 1)[0]
     cv2.imwrite(str(folder / "a.png"), frame)
     cv2.imwrite(str(folder / "b.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    cv2.imwrite(str(folder / "c.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 80])
     vidfsr.enhance_video(folder, tmp_path / "out", models=(tiny_weights[0],), force=True, scale=5.0)
-    assert sizes == [256, 128]  # a.png, then b.jpg
+    assert sizes == [256, 256, 128]  # a.png, b.jpg, c.jpg

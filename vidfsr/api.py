@@ -54,8 +54,9 @@ class EnhanceOptions:
         crop_hold: share of the crop side within which a track keeps its previous crop box (0: a fresh box
             every frame; 0.05 measured: less flicker, see ``pipelines.crops.CropHold``).
         large_from: native crop side (input pixels) from which a face shown at least 256 px large reaches the
-            model as a 256 px input instead of 128 (0: never); None: 48 for lossless sources (lossless codecs,
-            PNG/BMP/TIFF, H.264 at QP 0), 0 otherwise (measured, ``auto_large_from``).
+            model as a 256 px input instead of 128 (0: never); None: 48 for lossless and finely coded sources
+            (lossless codecs, PNG/BMP/TIFF, H.264 of keyframe QP 26 or finer, JPEG/MJPEG of quality 90 or more),
+            0 otherwise (measured, ``auto_large_from``).
         consistency: share of the back-projection step that makes each face agree with the input frame's
             pixels (0 off); None: chosen by the source's codec, 1.0 for lossless sources and 0.75 for
             compressed or unknown ones, a JPEG still or MJPEG file by its quality and an H.264 file by its
@@ -189,16 +190,24 @@ def resolve_backend(backend: str, device_type: str, precision: str) -> str:
 
 
 def auto_large_from(source_codec: str | None, quality: float | None = None) -> float:
-    """The native crop side from which faces reach the model as 256 px inputs, by source: lossless sources only
-    (BENCHMARKS.md, session 14: +0.18 to +0.57 dB for 48-80 px crops shown 256 px or larger; smaller crops and
-    H.264, whose blocking the enlarged input shows as detail, lose)."""
-    from .pipelines.blend import LOSSLESS_CODECS
-    from .pipelines.crops import LOSSLESS_LARGE_FROM
+    """The native crop side from which faces reach the model as 256 px inputs, by source: lossless sources and
+    finely coded ones (H.264 of keyframe QP 26 or finer, JPEG/MJPEG of quality 90 or more); none for coarser or
+    unknown coding. BENCHMARKS.md, session 14: on lossless input +0.18 to +0.57 dB for 48-80 px crops shown 256 px
+    or larger (smaller crops lose); at H.264 CRF 18/23 and MJPEG quality 94 every mean and worst clip rises, at
+    CRF 28/33 and MJPEG quality 68 the 8x means fall (the enlarged blocking reads as detail)."""
+    from .pipelines.blend import JPEG_CODECS, LOSSLESS_CODECS
+    from .pipelines.crops import FINE_LARGE_FROM, LARGE_MAX_QP, LARGE_MIN_JPEG_QUALITY
     from .pipelines.qp import QP_CODECS
 
     codec = (source_codec or "").lower()
-    lossless = codec in LOSSLESS_CODECS or (codec in QP_CODECS and quality is not None and quality <= 0)
-    return LOSSLESS_LARGE_FROM if lossless else 0.0
+    fine = codec in LOSSLESS_CODECS or (
+        quality is not None
+        and (
+            (codec in QP_CODECS and quality <= LARGE_MAX_QP)
+            or (codec in JPEG_CODECS and quality >= LARGE_MIN_JPEG_QUALITY)
+        )
+    )
+    return FINE_LARGE_FROM if fine else 0.0
 
 
 def blend_config(opts: EnhanceOptions, source_codec: str | None, quality: float | None = None) -> BlendConfig:
