@@ -1030,18 +1030,9 @@ def test_large_faces_reach_the_model_at_256(face_images: list[np.ndarray]) -> No
     assert mixed.crops.shape == (1, 128, 128, 3) and np.allclose(mixed.crop_xyxy[0], small[0])
 
 
-@pytest.mark.parametrize(("codec", "options", "large_from", "size"), [
-    ("ffv1", None, None, 256),  # lossless: large faces at 256 by default
-    ("ffv1", None, 0.0, 128),  # switched off
-    ("libx264", {"crf": "12"}, None, 256),  # finely coded H.264 (keyframe QP ~8) as lossless
-    ("libx264", {"crf": "35"}, None, 128),  # coarse H.264: its blocking, enlarged, reads as detail
-])  # fmt: skip
-def test_lossless_sources_send_large_faces_to_the_model_at_256(
-    tiny_weights: list[str], face_images: list[np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-    codec: str, options: dict | None, large_from: float | None, size: int,
-) -> None:  # fmt: skip
-    """End to end: the enhancer sees the input size the source calls for, the output is a whole video, and the
-    result reports the threshold used."""
+@pytest.fixture
+def input_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The input side of every model call the enhancer makes during the test, in order."""
     from vidfsr.pipelines.enhance import Enhancer
 
     sizes: list[int] = []
@@ -1052,6 +1043,21 @@ def test_lossless_sources_send_large_faces_to_the_model_at_256(
         return original(self, crops, model)
 
     monkeypatch.setattr(Enhancer, "__call__", recording)
+    return sizes
+
+
+@pytest.mark.parametrize(("codec", "options", "large_from", "size"), [
+    ("ffv1", None, None, 256),  # lossless: large faces at 256 by default
+    ("ffv1", None, 0.0, 128),  # switched off
+    ("libx264", {"crf": "12"}, None, 256),  # finely coded H.264 (keyframe QP ~8) as lossless
+    ("libx264", {"crf": "35"}, None, 128),  # coarse H.264: its blocking, enlarged, reads as detail
+])  # fmt: skip
+def test_lossless_sources_send_large_faces_to_the_model_at_256(
+    tiny_weights: list[str], face_images: list[np.ndarray], tmp_path: Path, input_sizes: list[int],
+    codec: str, options: dict | None, large_from: float | None, size: int,
+) -> None:  # fmt: skip
+    """End to end: the enhancer sees the input size the source calls for, the output is a whole video, and the
+    result reports the threshold used."""
     frames = face_clip_frames(face_images, 3)
     src = make_video(tmp_path / f"in.{'mkv' if codec == 'ffv1' else 'mp4'}", frames=3, size=(320, 240),
                      codec=codec, images=frames, options=options)  # fmt: skip
@@ -1059,7 +1065,7 @@ def test_lossless_sources_send_large_faces_to_the_model_at_256(
     # The clip's faces have 56 px crops: shown 280 px large at scale 5.
     result = vidfsr.enhance_video(src, out, models=(tiny_weights[0],), force=True, scale=5.0, large_from=large_from,
                                   codec="ffv1")  # fmt: skip
-    assert sizes and set(sizes) == {size} and result["faces_enhanced"] >= 3
+    assert input_sizes and set(input_sizes) == {size} and result["faces_enhanced"] >= 3
     assert result["large_from"] == (large_from if large_from is not None else (48.0 if size == 256 else 0.0))
     with av.open(str(out)) as c:
         assert sum(1 for _ in c.decode(video=0)) == 3
@@ -1084,20 +1090,10 @@ def test_smoothing_follows_a_face_across_input_sizes(tiny_weights: list[str]) ->
 
 
 def test_stills_send_large_faces_at_256_by_format_and_quality(
-    tiny_weights: list[str], face_images: list[np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_weights: list[str], face_images: list[np.ndarray], tmp_path: Path, input_sizes: list[int]
 ) -> None:
     """In a folder of stills each file's format and quality decide: a PNG's and a quality-95 JPEG's large faces
     reach the model at 256 px, a quality-80 JPEG's at 128."""
-    from vidfsr.pipelines.enhance import Enhancer
-
-    sizes: list[int] = []
-    original = Enhancer.__call__
-
-    def recording(self, crops, model):
-        sizes.append(crops.shape[1])
-        return original(self, crops, model)
-
-    monkeypatch.setattr(Enhancer, "__call__", recording)
     folder = tmp_path / "stills"
     folder.mkdir()
     frame = face_clip_frames(face_images, 1)[0]
@@ -1105,4 +1101,4 @@ def test_stills_send_large_faces_at_256_by_format_and_quality(
     cv2.imwrite(str(folder / "b.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 95])
     cv2.imwrite(str(folder / "c.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 80])
     vidfsr.enhance_video(folder, tmp_path / "out", models=(tiny_weights[0],), force=True, scale=5.0)
-    assert sizes == [256, 256, 128]  # a.png, b.jpg, c.jpg
+    assert input_sizes == [256, 256, 128]  # a.png, b.jpg, c.jpg
