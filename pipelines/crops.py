@@ -16,7 +16,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from .blend import JPEG_CODECS, LOSSLESS_CODECS
 from .croprule import crop_boxes, cut_crop, snap_to_pixels
+from .qp import QP_CODECS
 from .types import Faces, Frame
 
 MODEL_SIZE = 128
@@ -25,9 +27,26 @@ MODEL_SIZE = 128
 # output has twice the pixels where the face is shown 3-5x larger than 128 px (``large_from``; BENCHMARKS.md,
 # session 14).
 LARGE_SIZE = 256
-FINE_LARGE_FROM = 48.0  # lossless and finely coded sources: the API's default (``vidfsr.api.auto_large_from``)
+FINE_LARGE_FROM = 48.0  # lossless and finely coded sources (``auto_large_from``)
 LARGE_MAX_QP = 26.0  # H.264 keyframe QP up to which large inputs pay (CRF 18-23 did, 28 did not at 8x)
 LARGE_MIN_JPEG_QUALITY = 90  # JPEG/MJPEG quality from which they pay (94 did, 84 and 68 did not at 8x)
+
+
+def auto_large_from(codec: str | None, quality: float | None = None) -> float:
+    """The native crop side from which faces reach the model as 256 px inputs, by source: lossless sources and
+    finely coded ones (H.264 of keyframe QP 26 or finer, JPEG/MJPEG of quality 90 or more); none for coarser or
+    unknown coding. BENCHMARKS.md, session 14: on lossless input +0.18 to +0.57 dB for 48-80 px crops shown 256 px
+    or larger (smaller crops lose); at H.264 CRF 18/23 and MJPEG quality 94 every mean and worst clip rises, at
+    CRF 28/33 and MJPEG quality 68 the 8x means fall (the enlarged blocking reads as detail)."""
+    codec = (codec or "").lower()
+    fine = codec in LOSSLESS_CODECS or (
+        quality is not None
+        and (
+            (codec in QP_CODECS and quality <= LARGE_MAX_QP)
+            or (codec in JPEG_CODECS and quality >= LARGE_MIN_JPEG_QUALITY)
+        )
+    )
+    return FINE_LARGE_FROM if fine else 0.0
 
 
 def input_size(native_side: float, scale: float, large_from: float) -> int:
@@ -66,9 +85,9 @@ class FaceBatch:
     """The faces of one frame on their way through enhancement (DESIGN §2). Immutable, arrays read-only: the
     enhance stage returns a new batch with ``sr`` (and ``mask``) set instead of filling this one in place.
 
-    ``crops`` are the model inputs (uint8 BGR, 128x128, or 256x256 for large faces on lossless sources) cut from
-    each crop's native pixels; ``crop_xyxy`` is the
-    transform back to frame pixels (the square crop box); ``model`` the index of the model (range) serving each.
+    ``crops`` are the model inputs (uint8 BGR, 128x128, or 256x256 for large faces on lossless and finely coded
+    sources) cut from each crop's native pixels; ``crop_xyxy`` is the transform back to frame pixels (the square
+    crop box); ``model`` the index of the model (range) serving each.
     """
 
     frame_index: int

@@ -56,7 +56,7 @@ class EnhanceOptions:
         large_from: native crop side (input pixels) from which a face shown at least 256 px large reaches the
             model as a 256 px input instead of 128 (0: never); None: 48 for lossless and finely coded sources
             (lossless codecs, PNG/BMP/TIFF, H.264 of keyframe QP 26 or finer, JPEG/MJPEG of quality 90 or more),
-            0 otherwise (measured, ``auto_large_from``).
+            0 otherwise (measured, ``pipelines.crops.auto_large_from``).
         consistency: share of the back-projection step that makes each face agree with the input frame's
             pixels (0 off); None: chosen by the source's codec, 1.0 for lossless sources and 0.75 for
             compressed or unknown ones, a JPEG still or MJPEG file by its quality and an H.264 file by its
@@ -189,25 +189,12 @@ def resolve_backend(backend: str, device_type: str, precision: str) -> str:
     return "torch"
 
 
-def auto_large_from(source_codec: str | None, quality: float | None = None) -> float:
-    """The native crop side from which faces reach the model as 256 px inputs, by source: lossless sources and
-    finely coded ones (H.264 of keyframe QP 26 or finer, JPEG/MJPEG of quality 90 or more); none for coarser or
-    unknown coding. BENCHMARKS.md, session 14: on lossless input +0.18 to +0.57 dB for 48-80 px crops shown 256 px
-    or larger (smaller crops lose); at H.264 CRF 18/23 and MJPEG quality 94 every mean and worst clip rises, at
-    CRF 28/33 and MJPEG quality 68 the 8x means fall (the enlarged blocking reads as detail)."""
-    from .pipelines.blend import JPEG_CODECS, LOSSLESS_CODECS
-    from .pipelines.crops import FINE_LARGE_FROM, LARGE_MAX_QP, LARGE_MIN_JPEG_QUALITY
-    from .pipelines.qp import QP_CODECS
+def large_from(opts: EnhanceOptions, source_codec: str | None, quality: float | None = None) -> float:
+    """The native crop side from which faces reach the model as 256 px inputs: the option, or by source
+    (``pipelines.crops.auto_large_from``), as ``blend_config`` picks the shares."""
+    from .pipelines.crops import auto_large_from
 
-    codec = (source_codec or "").lower()
-    fine = codec in LOSSLESS_CODECS or (
-        quality is not None
-        and (
-            (codec in QP_CODECS and quality <= LARGE_MAX_QP)
-            or (codec in JPEG_CODECS and quality >= LARGE_MIN_JPEG_QUALITY)
-        )
-    )
-    return FINE_LARGE_FROM if fine else 0.0
+    return auto_large_from(source_codec, quality) if opts.large_from is None else opts.large_from
 
 
 def blend_config(opts: EnhanceOptions, source_codec: str | None, quality: float | None = None) -> BlendConfig:
@@ -260,7 +247,7 @@ def build_runner(opts: EnhanceOptions, source_codec: str | None = None, quality:
         batch_size=max(opts.batch_size, 8),
         temporal=opts.temporal,
         crop_hold=opts.crop_hold,
-        large_from=auto_large_from(source_codec, quality) if opts.large_from is None else opts.large_from,
+        large_from=large_from(opts, source_codec, quality),
         blend=blend_config(opts, source_codec, quality),
         keep_best=bool(opts.save_faces),
         threads=stages,
@@ -489,8 +476,8 @@ def _enhance_images(src: Path, dst: Path, opts: EnhanceOptions, progress) -> dic
         # A folder may mix PNG and JPEG of any quality: the shares (and the large-face input size) follow each
         # file's format and tables.
         source = _image_source(path)
-        large = auto_large_from(*source) if opts.large_from is None else opts.large_from
-        runner.config = dataclasses.replace(runner.config, blend=blend_config(opts, *source), large_from=large)
+        runner.config = dataclasses.replace(runner.config, blend=blend_config(opts, *source),
+                                            large_from=large_from(opts, *source))  # fmt: skip
         out_path = dst / path.relative_to(src) if src.is_dir() else dst
         out_path.parent.mkdir(parents=True, exist_ok=True)
         result: list = []
