@@ -709,6 +709,9 @@ def test_enhance_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "consistency must be in [0, 1]" in capsys.readouterr().err
     assert main(["enhance", str(bad), str(tmp_path / "o.mp4"), "--frame-consistency", "-1"]) == 2
     assert "frame_consistency must be in [0, 1]" in capsys.readouterr().err
+    assert main(["enhance", str(bad), str(tmp_path / "o.mp4"), "--large-from", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert "large_from must be >= 0" in err and "Traceback" not in err and not (tmp_path / "o.mp4").exists()
 
 
 def test_frame_enhancer_api(tiny_weights: list[str], face_images: list[np.ndarray]) -> None:
