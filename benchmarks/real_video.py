@@ -20,6 +20,7 @@ model beats bicubic, which is the range written into the weights (``--write-rang
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import itertools
 import json
@@ -176,6 +177,7 @@ def run_vidfsr(
     crop_hold: float | None = None,
     source_quality: float | None = None,
     large_from: float | None = None,
+    strength: float | None = None,
 ) -> list[np.ndarray]:
     extra: dict = {} if temporal is None else {"temporal": temporal}
     if crop_hold is not None:
@@ -190,6 +192,10 @@ def run_vidfsr(
         extra["precision"] = precision
     opts = EnhanceOptions(models=weights, scale=float(scale), force=force, **extra)
     runner = build_runner(opts, source_codec, source_quality)
+    if strength is not None:
+        # A probe beyond the CLI's 0..1: above 1 the pasted detail is amplified.
+        blend = dataclasses.replace(runner.config.blend, strength=strength)
+        runner.config = dataclasses.replace(runner.config, blend=blend)
     frames = [Frame(i, img, pts=i, time_base=Fraction(1, 25)) for i, img in enumerate(low)]
     out: list[np.ndarray] = []
     runner.run(frames, lambda f, img: out.append(img))
@@ -351,6 +357,12 @@ def main() -> None:
     )
     ap.add_argument("--crop-hold", type=float, default=None, help="vidfsr's --crop-hold (default: its default)")
     ap.add_argument("--large-from", type=float, default=None, help="vidfsr's --large-from (default: by source)")
+    ap.add_argument(
+        "--strength",
+        type=float,
+        default=None,
+        help="the blend strength of the pasted detail (vidfsr's --blend; a probe, values above 1 allowed)",
+    )
     ap.add_argument("--pre-shrink", type=float, default=1.0,
                     help="area-shrink the originals by this factor first, and take that as the truth: --scales 8 "
                     "--pre-shrink 1.5 gives faces of a 12x shrink (the shared clips' faces at 20-37 px, the issue's "
@@ -417,7 +429,8 @@ def main() -> None:
                 outputs["vidfsr"] = run_vidfsr(low, scale, weights, args.force, args.temporal, args.consistency,
                                                source_codec=source, source_quality=quality,
                                                frame_consistency=args.frame_consistency,
-                                               crop_hold=args.crop_hold, large_from=args.large_from)  # fmt: skip
+                                               crop_hold=args.crop_hold, large_from=args.large_from,
+                                               strength=args.strength)  # fmt: skip
                 recs = measure(outputs, truth, faces, scale, analyser, args.analysis_every)
                 for r in recs:
                     r.update(clip=clip.stem, scale=scale, codec=codec)

@@ -30,29 +30,44 @@ LARGE_SIZE = 256
 FINE_LARGE_FROM = 48.0  # lossless and finely coded sources (``auto_large_from``)
 LARGE_MAX_QP = 26.0  # H.264 keyframe QP up to which large inputs pay (CRF 18-23 did, 28 did not at 8x)
 LARGE_MIN_JPEG_QUALITY = 90  # JPEG/MJPEG quality from which they pay (94 did, 84 and 68 did not at 8x)
+# Coarser coding: only crops enlarged at most 256/80 = 3.2x reach 256 px. Blocking enlarged 4-5x reads as
+# detail to the model (8x, 48-64 px crops lost at CRF 28); enlarged ~2-3x it does not (4x, 80-160 px crops
+# gained at CRF 28 and MJPEG quality 68 on every clip). Starved streams keep 128 (a 4x CRF 33 clip lost).
+MEDIUM_LARGE_FROM = 80.0
+# Enlarged less than 2x to 256 px, a crop is sharper than any the model was trained on at its size (JPEG stills
+# at 2x and 3x, crops of 140-190 px: up to -0.87 dB against bicubic; BENCHMARKS.md, session 15).
+LARGE_MAX_SIDE = LARGE_SIZE / 2
+MEDIUM_MAX_QP = 31.0
+MEDIUM_MIN_JPEG_QUALITY = 60
 
 
 def auto_large_from(codec: str | None, quality: float | None = None) -> float:
-    """The native crop side from which faces reach the model as 256 px inputs, by source: lossless sources and
-    finely coded ones (H.264 of keyframe QP 26 or finer, JPEG/MJPEG of quality 90 or more); none for coarser or
-    unknown coding. BENCHMARKS.md, session 14: on lossless input +0.18 to +0.57 dB for 48-80 px crops shown 256 px
-    or larger (smaller crops lose); at H.264 CRF 18/23 and MJPEG quality 94 every mean and worst clip rises, at
-    CRF 28/33 and MJPEG quality 68 the 8x means fall (the enlarged blocking reads as detail)."""
+    """The native crop side from which faces reach the model as 256 px inputs, by source: 48 px for lossless
+    sources and finely coded ones (H.264 of keyframe QP 26 or finer, JPEG/MJPEG of quality 90 or more); 80 px
+    for H.264 of keyframe QP up to 31 and JPEG/MJPEG of quality 60 or more; none for coarser or unknown coding.
+    BENCHMARKS.md, session 14: on lossless input +0.18 to +0.57 dB for 48-80 px crops shown 256 px or larger
+    (smaller crops lose); at H.264 CRF 18/23 and MJPEG quality 94 every mean and worst clip rises, at CRF 28/33
+    and MJPEG quality 68 the 8x means fall (the enlarged blocking reads as detail). Session 15: from 80 px the
+    4x CRF 28 and quality-68 faces gain on every clip, CRF 33's do not."""
     codec = (codec or "").lower()
-    fine = codec in LOSSLESS_CODECS or (
-        quality is not None
-        and (
-            (codec in QP_CODECS and quality <= LARGE_MAX_QP)
-            or (codec in JPEG_CODECS and quality >= LARGE_MIN_JPEG_QUALITY)
-        )
-    )
-    return FINE_LARGE_FROM if fine else 0.0
+    if codec in LOSSLESS_CODECS:
+        return FINE_LARGE_FROM
+    if quality is None:
+        return 0.0
+    if codec in QP_CODECS:
+        return FINE_LARGE_FROM if quality <= LARGE_MAX_QP else MEDIUM_LARGE_FROM if quality <= MEDIUM_MAX_QP else 0.0
+    if codec in JPEG_CODECS:
+        if quality >= LARGE_MIN_JPEG_QUALITY:
+            return FINE_LARGE_FROM
+        return MEDIUM_LARGE_FROM if quality >= MEDIUM_MIN_JPEG_QUALITY else 0.0
+    return 0.0
 
 
 def input_size(native_side: float, scale: float, large_from: float) -> int:
     """The model input side for a crop of ``native_side`` input pixels shown ``scale`` times larger: LARGE_SIZE
-    from ``large_from`` pixels (0: never) when the face is shown at least that large, else MODEL_SIZE."""
-    if large_from > 0 and native_side >= large_from and native_side * scale >= LARGE_SIZE:
+    from ``large_from`` pixels (0: never) up to LARGE_MAX_SIDE when the face is shown at least that large, else
+    MODEL_SIZE."""
+    if large_from > 0 and large_from <= native_side <= LARGE_MAX_SIDE and native_side * scale >= LARGE_SIZE:
         return LARGE_SIZE
     return MODEL_SIZE
 
@@ -209,7 +224,7 @@ def make_batch(
     (``input_size``), else all to ``MODEL_SIZE``: one input size per frame keeps the batch one array, and a
     frame with faces of both kinds (rare: several people at very different distances) gets 128 px. At
     ``LARGE_SIZE`` a model serves the crops of twice the sides its range names (the range is measured at 128 px:
-    a 160 px crop cut to 256 is as blurred as an 80 px one cut to 128).
+    a 120 px crop cut to 256 is as blurred as a 60 px one cut to 128), up to ``LARGE_MAX_SIDE``.
     """
     if not len(faces):
         return FaceBatch.empty(frame.index)

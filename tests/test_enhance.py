@@ -998,12 +998,15 @@ def test_enhance_cli_reports_what_chose_the_shares(
 def test_large_faces_reach_the_model_at_256(face_images: list[np.ndarray]) -> None:
     """A crop of ``large_from`` input pixels or more, shown at least 256 px large, is cut to 256 px (and so is its
     history for multi-frame models), where the model's range covers twice the sides; smaller faces, smaller
-    outputs, ``large_from`` 0 and frames mixing both kinds keep 128 px."""
-    from vidfsr.pipelines.crops import LARGE_SIZE, MODEL_SIZE, input_size
+    outputs, crops over 128 px (enlarged less than 2x to 256), ``large_from`` 0 and frames mixing both kinds
+    keep 128 px."""
+    from vidfsr.pipelines.crops import LARGE_MAX_SIDE, LARGE_SIZE, MODEL_SIZE, input_size
 
     assert input_size(60, 8, 48) == LARGE_SIZE and input_size(47, 8, 48) == MODEL_SIZE
     assert input_size(60, 4, 48) == MODEL_SIZE  # shown 240 px: the 128 px output is enough
     assert input_size(60, 8, 0) == MODEL_SIZE
+    assert LARGE_MAX_SIDE == 128 and input_size(128, 2, 48) == LARGE_SIZE
+    assert input_size(129, 2, 48) == input_size(170, 3, 48) == MODEL_SIZE  # sharper than any training input
     frame_img = np.full((240, 320, 3), 90, np.uint8)
     frame_img[40:100, 40:100] = cv2.resize(face_images[0], (60, 60), interpolation=cv2.INTER_AREA)
     frame_img[150:180, 200:230] = cv2.resize(face_images[1], (30, 30), interpolation=cv2.INTER_AREA)
@@ -1047,6 +1050,20 @@ def input_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(Enhancer, "__call__", recording)
     return sizes
+
+
+def test_large_inputs_follow_how_finely_the_source_was_coded() -> None:
+    """48 px on lossless and finely coded sources; 80 px (crops enlarged at most 3.2x to 256) on middling
+    coding, whose blocking enlarged further reads as detail; never on starved or unknown coding."""
+    from vidfsr.pipelines.crops import FINE_LARGE_FROM, MEDIUM_LARGE_FROM, auto_large_from
+
+    assert auto_large_from("ffv1") == auto_large_from("png") == FINE_LARGE_FROM == 48.0
+    assert [auto_large_from("h264", q) for q in (0.0, 17, 26, 26.5, 31, 31.5, 40)] == [48, 48, 48, 80, 80, 0, 0]
+    assert [auto_large_from("mjpeg", q) for q in (95, 90, 89, 68, 60, 59)] == [48, 48, 80, 80, 80, 0]
+    assert auto_large_from("jpg", 75) == MEDIUM_LARGE_FROM == 80.0
+    # Unknown coding, or a quantiser on another codec's scale: the safe side, 128 px inputs.
+    assert auto_large_from("h264") == auto_large_from("mjpeg") == auto_large_from(None) == 0.0
+    assert auto_large_from("hevc", 20) == auto_large_from("vp9", 10) == 0.0
 
 
 @pytest.mark.parametrize(("codec", "options", "large_from", "size"), [
