@@ -178,12 +178,15 @@ def run_vidfsr(
     source_quality: float | None = None,
     large_from: float | None = None,
     strength: float | None = None,
+    steady: float | None = None,
 ) -> list[np.ndarray]:
     extra: dict = {} if temporal is None else {"temporal": temporal}
     if crop_hold is not None:
         extra["crop_hold"] = crop_hold
     if large_from is not None:
         extra["large_from"] = large_from
+    if steady is not None:
+        extra["steady"] = steady
     if consistency is not None:
         extra["consistency"] = consistency
     if frame_consistency is not None:
@@ -356,6 +359,7 @@ def main() -> None:
         "--frame-consistency", type=float, default=None, help="vidfsr's --frame-consistency (default: its default)"
     )
     ap.add_argument("--crop-hold", type=float, default=None, help="vidfsr's --crop-hold (default: its default)")
+    ap.add_argument("--steady", type=float, default=None, help="vidfsr's --steady (default: its default)")
     ap.add_argument("--large-from", type=float, default=None, help="vidfsr's --large-from (default: by source)")
     ap.add_argument(
         "--strength",
@@ -430,7 +434,7 @@ def main() -> None:
                                                source_codec=source, source_quality=quality,
                                                frame_consistency=args.frame_consistency,
                                                crop_hold=args.crop_hold, large_from=args.large_from,
-                                               strength=args.strength)  # fmt: skip
+                                               strength=args.strength, steady=args.steady)  # fmt: skip
                 recs = measure(outputs, truth, faces, scale, analyser, args.analysis_every)
                 for r in recs:
                     r.update(clip=clip.stem, scale=scale, codec=codec)

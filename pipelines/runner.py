@@ -28,6 +28,7 @@ from .blend import BlendConfig, back_project, paste_inplace, project_region_inpl
 from .crops import CropHold, FaceBatch, ModelRange, make_batch
 from .detect import Detector
 from .shots import ShotCutDetector
+from .steady import SteadyDetail
 from .threads import END, Stages, Stopped, stage_error
 from .track import Tracker, TrackerConfig
 from .types import Faces, Frame
@@ -62,11 +63,15 @@ class RunConfig:
     batch_size: faces per model call gathered across frames.
     max_wait: seconds a batch may wait for more faces (bounds latency on live input).
     queue_size: frames buffered between stages.
-    temporal: weight of the track's previous added detail (model output - input), aligned (0: off); damps
-        flicker. 0.5 by default: on the real-video benchmark at 8x it cut flicker by 5-8% at no PSNR cost
-        (0.8 cut more and cost PSNR; BENCHMARKS.md "Flicker on real video").
+    temporal: weight of the track's previous added detail (model output - input) in crop coordinates, aligned
+        by the crop boxes (0: off). Off by default since session 15: ``steady`` steadies the detail where the
+        face moves too, and with both on the 8x lossless gain was 0.05 dB lower (BENCHMARKS.md, session 15).
     crop_hold: share of the crop side within which a track keeps its previous whole-pixel crop (``CropHold``;
         0: a fresh crop every frame). 0.05 measured: less flicker and a little more PSNR on real video.
+    steady: share of a track's previous added detail carried by optical flow onto the current output and
+        averaged in, at the output's resolution, where the blurred outputs agree (``pipelines.steady``; 0: off).
+        0.8 measured: less flicker than bicubic's at 8x on lossless input, and more PSNR (BENCHMARKS.md,
+        session 15).
     large_from: native crop side (input pixels) from which a face shown at least 256 px large goes to the model
         as a 256 px input (``crops.input_size``; 0: every face at 128). The API sets 48 for lossless and finely
         coded sources and 0 otherwise (measured: BENCHMARKS.md, session 14; coarse coding's blocking, enlarged,
@@ -84,8 +89,9 @@ class RunConfig:
     batch_size: int = 8
     max_wait: float = 0.05
     queue_size: int = 8
-    temporal: float = 0.5
+    temporal: float = 0.0
     crop_hold: float = 0.05
+    steady: float = 0.8
     large_from: float = 0.0
     blend: BlendConfig = field(default_factory=BlendConfig)
     tracker: TrackerConfig = field(default_factory=TrackerConfig)
@@ -234,6 +240,7 @@ class Runner:
         self.best = BestFaces()
         self.summary = RunSummary()
         self._previous: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # track -> (added detail, crop box)
+        self._steady = SteadyDetail()
         self._ended: list[tuple[int, int]] = []  # (frame index, track id) of ended tracks, not yet evicted
         self._count_lock = threading.Lock()
         self._frames: tuple[int, ...] = ()  # frames each model takes, read from the enhancer when a run starts
@@ -259,6 +266,7 @@ class Runner:
         self.tracker = Tracker(self.config.tracker)
         self.best = BestFaces()
         self._previous.clear()
+        self._steady.clear()
         self._ended.clear()
 
     # -------------------------------------------------------------------------------- stages
@@ -450,7 +458,10 @@ class Runner:
             face = back_project(b.sr[k], item.frame.image, b.crop_xyxy[k], cfg.blend.consistency)
             face = self._smooth(tid, face, b.crops[k], b.crop_xyxy[k]) if cfg.temporal > 0 else face
             box = b.crop_xyxy[k] * np.array([size[0] / w, size[1] / h, size[0] / w, size[1] / h])
+            before = SteadyDetail.region(canvas, box) if cfg.steady > 0 else None
             paste_inplace(canvas, face, box, cfg.blend, None if b.mask is None else b.mask[k], base=b.crops[k])
+            if before is not None:
+                self._steady.apply_inplace(tid, canvas, before, box, size[0] / w, cfg.steady)
             if cfg.blend.frame_consistency > 0:
                 project_region_inplace(canvas, item.frame.image, b.crop_xyxy[k], cfg.blend.frame_consistency)
             if cfg.keep_best:
@@ -512,6 +523,7 @@ class Runner:
             self._ended = [(f, tid) for f, tid in self._ended if f > frame_index]
         for tid in due:
             self._previous.pop(tid, None)
+            self._steady.forget(tid)
 
     def _smooth(self, track_id: int, sr: np.ndarray, lr_up: np.ndarray, crop_xyxy: np.ndarray) -> np.ndarray:
         """Temporal smoothing of the detail the model adds (its output minus its input), aligned by the crop

@@ -289,8 +289,9 @@ def test_runner_evicts_per_track_state_when_tracks_end(shared: Path) -> None:
             det.next = next(it)
             yield Frame(i, image)
 
-    sizes = []
-    runner.run(gen(), lambda f, img: sizes.append(len(runner._previous)))
+    sizes, steady = [], []
+    runner.run(gen(), lambda f, img: (sizes.append(len(runner._previous)), steady.append(len(runner._steady))))
     assert runner.summary.tracks == 300
     assert max(sizes) <= 2 and len(runner._previous) <= 1
+    assert max(steady) <= 2 and len(runner._steady) <= 1 and runner.config.steady > 0
     assert len(runner.tracker.records) <= 1  # no report asked for: records go with their tracks

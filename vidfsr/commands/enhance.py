@@ -42,8 +42,15 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--temporal",
         type=float,
-        default=0.5,
-        help="weight of each track's previous added detail, aligned (0 off; default 0.5: measured)",
+        default=0.0,
+        help="weight of each track's previous added detail in crop coordinates (default 0: off, --steady does better)",
+    )
+    p.add_argument(
+        "--steady",
+        type=float,
+        default=0.8,
+        help="share of each track's previous added detail carried onto the frame by optical flow, where the "
+        "outputs agree (0 off; default 0.8: measured, less flicker)",
     )
     p.add_argument(
         "--crop-hold",
@@ -120,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         "models": tuple(args.model), "scale": args.scale, "device": args.device, "precision": args.precision,
         "backend": args.backend,
         "batch_size": args.batch_size, "detect_every": args.detect_every, "detector": args.detector,
-        "blend": args.blend, "mask": args.mask, "force": args.force, "temporal": args.temporal,
+        "blend": args.blend, "mask": args.mask, "force": args.force, "temporal": args.temporal, "steady": args.steady,
         "crop_hold": args.crop_hold, "large_from": args.large_from,
         "consistency": args.consistency, "frame_consistency": args.frame_consistency,
         "codec": args.codec, "crf": args.crf, "preset": args.preset, "pix_fmt": args.pix_fmt,
