@@ -194,6 +194,20 @@ def project_region_inplace(canvas: np.ndarray, frame: np.ndarray, crop_xyxy: np.
     region[:] = np.clip(out + (strength * mask)[..., None] * up, 0, 255).round().astype(np.uint8)
 
 
+def paste_mask(box_xyxy: np.ndarray, shape: tuple[int, ...]) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
+    """The canvas pixels ``paste_inplace`` touches for ``box_xyxy`` (x0, y0, x1, y1: floor / ceil of its edges,
+    clipped to ``shape``) and the feathered ellipse it pastes through, placed over them; None off the canvas."""
+    h, w = shape[:2]
+    bx0, by0 = float(box_xyxy[0]), float(box_xyxy[1])
+    size_f = max(float(box_xyxy[2] - box_xyxy[0]), 1.0)
+    cx0, cy0 = max(int(np.floor(bx0)), 0), max(int(np.floor(by0)), 0)
+    cx1, cy1 = min(int(np.ceil(bx0 + size_f)), w), min(int(np.ceil(by0 + size_f)), h)
+    if cx1 <= cx0 or cy1 <= cy0:
+        return None
+    mask = _place(ellipse_mask(max(round(size_f), 1)), (bx0, by0), size_f, (cx0, cy0), (cx1 - cx0, cy1 - cy0))
+    return (cx0, cy0, cx1, cy1), mask
+
+
 def _place(
     square: np.ndarray,
     box_origin: tuple[float, float],

@@ -28,7 +28,7 @@ from .blend import BlendConfig, back_project, paste_inplace, project_region_inpl
 from .crops import CropHold, FaceBatch, ModelRange, make_batch
 from .detect import Detector
 from .shots import ShotCutDetector
-from .steady import SteadyDetail
+from .steady import SteadyFaces
 from .threads import END, Stages, Stopped, stage_error
 from .track import Tracker, TrackerConfig
 from .types import Faces, Frame
@@ -68,14 +68,13 @@ class RunConfig:
         face moves too, and with both on the 8x lossless gain was 0.05 dB lower (BENCHMARKS.md, session 15).
     crop_hold: share of the crop side within which a track keeps its previous whole-pixel crop (``CropHold``;
         0: a fresh crop every frame). 0.05 measured: less flicker and a little more PSNR on real video.
-    steady: share of a track's previous added detail carried by optical flow onto the current output and
-        averaged in, at the output's resolution, where the blurred outputs agree (``pipelines.steady``; 0: off).
-        0.8 measured: less flicker than bicubic's at 8x on lossless input, and more PSNR (BENCHMARKS.md,
-        session 15).
+    steady: share of a track's previous output face, carried by optical flow onto the current frame and
+        averaged in through the paste's ellipse where the frames agree (``pipelines.steady``; 0: off). 0.8
+        measured: less flicker than bicubic's and more PSNR (BENCHMARKS.md, session 15).
     large_from: native crop side (input pixels) from which a face shown at least 256 px large goes to the model
         as a 256 px input (``crops.input_size``; 0: every face at 128). The API sets 48 for lossless and finely
-        coded sources and 0 otherwise (measured: BENCHMARKS.md, session 14; coarse coding's blocking, enlarged,
-        reads as detail).
+        coded sources, 80 for middling coding and 0 for coarse or unknown coding (measured: BENCHMARKS.md,
+        sessions 14 and 15; coarse coding's blocking, enlarged, reads as detail).
     blend: blending options.
     tracker: tracker options.
     keep_best: keep each track's best face for the report (``--save-faces``); off, nothing per face is kept.
@@ -240,7 +239,7 @@ class Runner:
         self.best = BestFaces()
         self.summary = RunSummary()
         self._previous: dict[int, tuple[np.ndarray, np.ndarray]] = {}  # track -> (added detail, crop box)
-        self._steady = SteadyDetail()
+        self._steady = SteadyFaces()
         self._ended: list[tuple[int, int]] = []  # (frame index, track id) of ended tracks, not yet evicted
         self._count_lock = threading.Lock()
         self._frames: tuple[int, ...] = ()  # frames each model takes, read from the enhancer when a run starts
@@ -458,12 +457,13 @@ class Runner:
             face = back_project(b.sr[k], item.frame.image, b.crop_xyxy[k], cfg.blend.consistency)
             face = self._smooth(tid, face, b.crops[k], b.crop_xyxy[k]) if cfg.temporal > 0 else face
             box = b.crop_xyxy[k] * np.array([size[0] / w, size[1] / h, size[0] / w, size[1] / h])
-            before = SteadyDetail.region(canvas, box) if cfg.steady > 0 else None
             paste_inplace(canvas, face, box, cfg.blend, None if b.mask is None else b.mask[k], base=b.crops[k])
-            if before is not None:
-                self._steady.apply_inplace(tid, canvas, before, box, size[0] / w, cfg.steady)
+            if cfg.steady > 0:
+                self._steady.apply_inplace(tid, canvas, box, size[0] / w, cfg.steady)
             if cfg.blend.frame_consistency > 0:
                 project_region_inplace(canvas, item.frame.image, b.crop_xyxy[k], cfg.blend.frame_consistency)
+            if cfg.steady > 0:
+                self._steady.remember(tid, canvas)
             if cfg.keep_best:
                 self.best.offer(tid, b.frame_index, float(box[2] - box[0]) * float(b.score[k]), face, box)
         passed = self._passed_through(item) if cfg.keep_best or cfg.blend.frame_consistency > 0 else []

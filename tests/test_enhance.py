@@ -295,59 +295,58 @@ def _texture(shape: tuple[int, int], seed: int, sigma: float = 2.0, amplitude: f
     return smooth / smooth.std() * amplitude
 
 
-def test_steady_detail_follows_the_face_and_lets_changes_through() -> None:
-    """The previous frame's added detail is carried by the flow onto a moved face and averaged in: the part of
-    the detail that is the same face's (shifted) stays, the part that changes at random is damped; where the
-    picture really changed the current detail stands, unmixed; weight 0 leaves the paste as it is."""
-    from vidfsr.pipelines.steady import SteadyDetail
+def test_steady_faces_follow_the_face_and_let_changes_through() -> None:
+    """The previous frame's output face is carried by the flow onto a moved face and averaged in through the
+    paste's ellipse: what is the face's own (moved) stays, what changes at random from frame to frame is damped,
+    nothing ghosts; where the picture really changed the current frame stands; outside the ellipse nothing is
+    touched; weight 0 leaves the paste as it is while the state follows the track."""
+    from vidfsr.pipelines.steady import SteadyFaces
 
-    canvas_shape, box = (200, 200), np.array([40.0, 40.0, 160.0, 160.0])
+    shape, box = (200, 200), np.array([40.0, 40.0, 160.0, 160.0])
     scene = np.clip(128 + _texture((240, 240), 0), 0, 255)
-    true_detail = _texture((240, 240), 1, sigma=0.7, amplitude=6.0)
+    inner = (slice(70, 130), slice(70, 130))  # well inside the ellipse
 
-    def frame(dx: int, seed: int, patch: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(bicubic canvas, pasted canvas, the face's own detail) with the scene moved by ``dx`` px."""
-        base = scene[20 : 20 + canvas_shape[0], 20 - dx : 20 - dx + canvas_shape[1]].copy()
-        own = true_detail[20 : 20 + canvas_shape[0], 20 - dx : 20 - dx + canvas_shape[1]].copy()
-        if patch:  # something new in the face's upper half: a bright block
-            base[50:90, 50:150] = 230
-            own[50:90, 50:150] = 0
-        model = own + np.random.default_rng(seed).normal(0, 4, own.shape).astype(np.float32)  # plus what flickers
-        mask = np.zeros(canvas_shape, np.float32)
-        mask[40:160, 40:160] = 1
-        pasted = np.clip(base + mask[..., None] * model, 0, 255).round().astype(np.uint8)
-        return np.clip(base, 0, 255).round().astype(np.uint8), pasted, own
+    def frame(dx: int, seed: int, patch: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """(truth, the freshly pasted output: truth plus what flickers) with the scene moved by ``dx`` px."""
+        truth = scene[20 : 20 + shape[0], 20 - dx : 20 - dx + shape[1]].copy()
+        if patch:  # something new in the face: a bright block
+            truth[70:100, 60:140] = 230
+        noise = np.random.default_rng(seed).normal(0, 4, truth.shape).astype(np.float32)
+        return truth, np.clip(truth + noise, 0, 255).round().astype(np.uint8)
 
-    steady = SteadyDetail()
-    inner = (slice(50, 150), slice(50, 150))
+    steady = SteadyFaces()
     unaligned = None
     for t in range(7):  # the face drifts 2 px a frame
-        base, pasted, own = frame(2 * t, 10 + t)
+        truth, pasted = frame(2 * t, 10 + t)
         out = pasted.copy()
-        steady.apply_inplace(7, out, SteadyDetail.region(base, box), box, 4.0, 0.8)
-        # The same smoothing without motion compensation, for comparison.
+        steady.apply_inplace(7, out, box, 4.0, 0.8)
+        steady.remember(7, out)
+        # The same recursion without motion compensation, for comparison.
         p = pasted.astype(np.float32)
         unaligned = p if unaligned is None else 0.8 * unaligned + 0.2 * p
     assert len(steady) == 1
-    truth = base.astype(np.float32) + own
     before_err = np.abs(pasted[inner].astype(np.float32) - truth[inner]).mean()
     after_err = np.abs(out[inner].astype(np.float32) - truth[inner]).mean()
-    assert after_err < 0.6 * before_err  # the random part damped, the moved detail kept (no ghost)
+    assert after_err < 0.6 * before_err  # the random part damped, the moved face kept
     assert np.abs(unaligned[inner] - truth[inner]).mean() > 2 * before_err  # what ghosting would have done
-    base1, pasted1 = base, pasted
+    assert np.array_equal(out[:44, :44], pasted[:44, :44])  # the region's corner is outside the ellipse
     # A change of the picture: the new block's pixels keep the current frame's values.
-    base2, pasted2, _ = frame(3, 12, patch=True)
+    _, pasted2 = frame(14, 20, patch=True)
     out2 = pasted2.copy()
-    steady.apply_inplace(7, out2, SteadyDetail.region(base2, box), box, 4.0, 0.8)
-    assert np.abs(out2[60:80, 60:140].astype(int) - pasted2[60:80, 60:140]).max() <= 1
-    # Weight 0: the paste stands; a new track has no history; the wrong region is refused.
-    out3 = pasted1.copy()
-    steady.apply_inplace(7, out3, SteadyDetail.region(base1, box), box, 4.0, 0.0)
-    steady.apply_inplace(8, out3, SteadyDetail.region(base1, box), box, 4.0, 0.8)
-    assert np.array_equal(out3, pasted1) and len(steady) == 2
-    with pytest.raises(ValueError, match="region"):
-        steady.apply_inplace(7, out3, base1[:10, :10], box, 4.0, 0.8)
+    steady.apply_inplace(7, out2, box, 4.0, 0.8)
+    assert np.abs(out2[78:92, 70:130].astype(int) - pasted2[78:92, 70:130]).max() <= 1
+    steady.remember(7, out2)
+    # Weight 0: the paste stands; a new track has no history to carry.
+    _, pasted3 = frame(16, 21)
+    out3 = pasted3.copy()
+    steady.apply_inplace(7, out3, box, 4.0, 0.0)
+    steady.apply_inplace(8, out3, box, 4.0, 0.8)
+    assert np.array_equal(out3, pasted3)
+    steady.remember(7, out3)
+    steady.remember(8, out3)
+    assert len(steady) == 2
     steady.forget(7)
+    assert len(steady) == 1
     steady.clear()
     assert len(steady) == 0
 

@@ -57,9 +57,10 @@ class EnhanceOptions:
         crop_hold: share of the crop side within which a track keeps its previous crop box (0: a fresh box
             every frame; 0.05 measured: less flicker, see ``pipelines.crops.CropHold``).
         large_from: native crop side (input pixels) from which a face shown at least 256 px large reaches the
-            model as a 256 px input instead of 128 (0: never); None: 48 for lossless and finely coded sources
-            (lossless codecs, PNG/BMP/TIFF, H.264 of keyframe QP 26 or finer, JPEG/MJPEG of quality 90 or more),
-            0 otherwise (measured, ``pipelines.crops.auto_large_from``).
+            model as a 256 px input instead of 128 (0: never; crops over 128 px never do); None: 48 for lossless
+            and finely coded sources (lossless codecs, PNG/BMP/TIFF, H.264 of keyframe QP 26 or finer,
+            JPEG/MJPEG of quality 90 or more), 80 for H.264 of QP 26-31 and JPEG/MJPEG of quality 60-89, 0
+            otherwise (measured, ``pipelines.crops.auto_large_from``).
         consistency: share of the back-projection step that makes each face agree with the input frame's
             pixels (0 off); None: chosen by the source's codec, 1.0 for lossless sources and 0.75 for
             compressed or unknown ones, a JPEG still or MJPEG file by its quality and an H.264 file by its

@@ -64,8 +64,9 @@ def add(sub: argparse._SubParsersAction) -> None:
         type=float,
         default=None,
         help="native crop side (input px) from which a face shown at least 256 px large reaches the model as a "
-        "256 px input (0 off; default by source, measured: 48 for lossless video and PNG/BMP/TIFF, H.264 of "
-        "keyframe QP 26 or finer and JPEG/MJPEG of quality 90+, off for coarser input)",
+        "256 px input, up to 128 px crops (0 off; default by source, measured: 48 for lossless video and "
+        "PNG/BMP/TIFF, H.264 of keyframe QP 26 or finer and JPEG/MJPEG of quality 90+, 80 for QP 26-31 and "
+        "quality 60-89, off for coarser input)",
     )
     p.add_argument(
         "--consistency",
