@@ -90,7 +90,7 @@ class SteadyFaces:
         # Where the previous region does not reach, the current frame stands in and nothing is averaged.
         cover = _shifted(np.ones(p_luma.shape, np.float32), px - x0, py - y0, shape, 0.0)
         p_luma = _shifted(p_luma, px - x0, py - y0, shape, luma)
-        p_out = _shifted(p_out, px - x0, py - y0, shape, current)
+        p_out = _shifted(p_out.astype(np.float32), px - x0, py - y0, shape, current)
         flow = self._flow_between(luma, p_luma, pixel)  # current(p) ~ previous(p + flow(p))
         map_x, map_y = _grid(shape)
         map_x, map_y = map_x + flow[..., 0], map_y + flow[..., 1]
@@ -112,7 +112,8 @@ class SteadyFaces:
             return
         luma, x0, y0 = fresh
         h, w = luma.shape
-        self._previous[track_id] = (luma, canvas[y0 : y0 + h, x0 : x0 + w].astype(np.float32), x0, y0)
+        # The finished face as the canvas holds it (uint8: the exact values, a quarter of float32's memory).
+        self._previous[track_id] = (luma, canvas[y0 : y0 + h, x0 : x0 + w].copy(), x0, y0)
 
     def _flow_between(self, current: np.ndarray, previous: np.ndarray, pixel: float) -> np.ndarray:
         """Dense flow from the luma plane ``current`` to ``previous`` (output pixels). Where an input pixel spans

@@ -52,8 +52,8 @@ class EnhanceOptions:
         force: enhance faces too large to gain from the models.
         temporal: weight of a track's previous added detail in crop coordinates (0 off, the default since
             ``steady`` does better; see RunConfig).
-        steady: share of a track's previous added detail carried by optical flow onto the current output where
-            the outputs agree (0 off; 0.8 measured: less flicker, see ``pipelines.steady``).
+        steady: share of a track's previous output face carried by optical flow onto the current frame where
+            the frames agree (0 off; 0.8 measured: more PSNR, less flicker, see ``pipelines.steady``).
         crop_hold: share of the crop side within which a track keeps its previous crop box (0: a fresh box
             every frame; 0.05 measured: less flicker, see ``pipelines.crops.CropHold``).
         large_from: native crop side (input pixels) from which a face shown at least 256 px large reaches the

@@ -49,8 +49,8 @@ def add(sub: argparse._SubParsersAction) -> None:
         "--steady",
         type=float,
         default=0.8,
-        help="share of each track's previous added detail carried onto the frame by optical flow, where the "
-        "outputs agree (0 off; default 0.8: measured, less flicker)",
+        help="share of each face's previous output carried onto the frame by optical flow, where the frames "
+        "agree (0 off; default 0.8: measured, more PSNR and less flicker)",
     )
     p.add_argument(
         "--crop-hold",
