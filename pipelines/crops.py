@@ -34,11 +34,11 @@ LARGE_MIN_JPEG_QUALITY = 90  # JPEG/MJPEG quality from which they pay (94 did, 8
 # detail to the model (8x, 48-64 px crops lost at CRF 28); enlarged ~2-3x it does not (4x, 80-160 px crops
 # gained at CRF 28 and MJPEG quality 68 on every clip). Starved streams keep 128 (a 4x CRF 33 clip lost).
 MEDIUM_LARGE_FROM = 80.0
+MEDIUM_MAX_QP = 31.0
+MEDIUM_MIN_JPEG_QUALITY = 60
 # Enlarged less than 2x to 256 px, a crop is sharper than any the model was trained on at its size (JPEG stills
 # at 2x and 3x, crops of 140-190 px: up to -0.87 dB against bicubic; BENCHMARKS.md, session 15).
 LARGE_MAX_SIDE = LARGE_SIZE / 2
-MEDIUM_MAX_QP = 31.0
-MEDIUM_MIN_JPEG_QUALITY = 60
 
 
 def auto_large_from(codec: str | None, quality: float | None = None) -> float:

@@ -64,8 +64,8 @@ class RunConfig:
     max_wait: seconds a batch may wait for more faces (bounds latency on live input).
     queue_size: frames buffered between stages.
     temporal: weight of the track's previous added detail (model output - input) in crop coordinates, aligned
-        by the crop boxes (0: off). Off by default since session 15: ``steady`` steadies the detail where the
-        face moves too, and with both on the 8x lossless gain was 0.05 dB lower (BENCHMARKS.md, session 15).
+        by the crop boxes (0: off). Off by default since session 15: ``steady`` carries the face along the
+        motion instead, and on top of it this smoothing cost PSNR (BENCHMARKS.md, session 15).
     crop_hold: share of the crop side within which a track keeps its previous whole-pixel crop (``CropHold``;
         0: a fresh crop every frame). 0.05 measured: less flicker and a little more PSNR on real video.
     steady: share of a track's previous output face, carried by optical flow onto the current frame and

@@ -131,6 +131,10 @@ def test_crop_hold_keeps_a_still_face_crop_and_follows_a_moving_one(capsys: pyte
         CropHold(0.6)
     assert main(["enhance", "in.mp4", "out.mp4", "--crop-hold", "0.7"]) == 2
     assert "crop_hold must be in [0, 0.5)" in capsys.readouterr().err
+    # The steady share: 1 would freeze a face on its first frame.
+    for bad in ("1.0", "-0.1"):
+        assert main(["enhance", "in.mp4", "out.mp4", "--steady", bad]) == 2
+        assert "steady must be in [0, 1)" in capsys.readouterr().err
 
 
 def test_model_input_keeps_native_detail(face_images: list[np.ndarray]) -> None:
