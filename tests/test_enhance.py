@@ -353,6 +353,17 @@ def test_steady_faces_follow_the_face_and_let_changes_through() -> None:
     assert len(steady) == 1
     steady.clear()
     assert len(steady) == 0
+    # A face half off the frame whose region changes size from one frame to the next: the previous region is
+    # placed where it was, the part it does not cover keeps the current frame, nothing outside the region moves.
+    edge = np.clip(128 + _texture((100, 100), 3), 0, 255).round().astype(np.uint8)
+    for t, box_t in enumerate((np.array([-30.0, 10.0, 50.0, 90.0]), np.array([-24.0, 14.0, 57.0, 95.0]))):
+        out = np.clip(edge.astype(int) + np.random.default_rng(30 + t).integers(-6, 7, edge.shape), 0, 255)
+        out = out.astype(np.uint8)
+        before = out.copy()
+        steady.apply_inplace(9, out, box_t, 4.0, 0.8)
+        steady.remember(9, out)
+        assert np.array_equal(out[:, 58:], before[:, 58:]) and np.array_equal(out[:10], before[:10])
+    assert not np.array_equal(out, before)  # the second frame was averaged with the first
 
 
 def test_paste_is_region_only_and_colour_matched() -> None:
