@@ -197,15 +197,25 @@ def project_region_inplace(canvas: np.ndarray, frame: np.ndarray, crop_xyxy: np.
 def paste_mask(box_xyxy: np.ndarray, shape: tuple[int, ...]) -> tuple[tuple[int, int, int, int], np.ndarray] | None:
     """The canvas pixels ``paste_inplace`` touches for ``box_xyxy`` (x0, y0, x1, y1: floor / ceil of its edges,
     clipped to ``shape``) and the feathered ellipse it pastes through, placed over them; None off the canvas."""
+    bounds = _paste_region(box_xyxy, shape)
+    if bounds is None:
+        return None
+    cx0, cy0, cx1, cy1 = bounds
+    size_f = max(float(box_xyxy[2] - box_xyxy[0]), 1.0)
+    origin = (float(box_xyxy[0]), float(box_xyxy[1]))
+    mask = _place(ellipse_mask(max(round(size_f), 1)), origin, size_f, (cx0, cy0), (cx1 - cx0, cy1 - cy0))
+    return bounds, mask
+
+
+def _paste_region(box_xyxy: np.ndarray, shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
+    """The canvas pixels a paste over ``box_xyxy`` (a square of its width from its top-left corner) touches:
+    floor / ceil of its edges, clipped to ``shape``; None off the canvas."""
     h, w = shape[:2]
     bx0, by0 = float(box_xyxy[0]), float(box_xyxy[1])
     size_f = max(float(box_xyxy[2] - box_xyxy[0]), 1.0)
     cx0, cy0 = max(int(np.floor(bx0)), 0), max(int(np.floor(by0)), 0)
     cx1, cy1 = min(int(np.ceil(bx0 + size_f)), w), min(int(np.ceil(by0 + size_f)), h)
-    if cx1 <= cx0 or cy1 <= cy0:
-        return None
-    mask = _place(ellipse_mask(max(round(size_f), 1)), (bx0, by0), size_f, (cx0, cy0), (cx1 - cx0, cy1 - cy0))
-    return (cx0, cy0, cx1, cy1), mask
+    return (cx0, cy0, cx1, cy1) if cx1 > cx0 and cy1 > cy0 else None
 
 
 def _place(
@@ -274,14 +284,13 @@ def paste_inplace(
     resamplings then cancel: a model that changes nothing leaves the frame byte-for-byte bicubic, so crop-box
     jitter cannot flicker and the face is not resampled twice.
     """
+    bounds = _paste_region(box_xyxy, canvas.shape)
+    if bounds is None:
+        return
+    cx0, cy0, cx1, cy1 = bounds
     bx0, by0 = float(box_xyxy[0]), float(box_xyxy[1])
     size_f = max(float(box_xyxy[2] - box_xyxy[0]), 1.0)
     size = max(round(size_f), 1)
-    h, w = canvas.shape[:2]
-    cx0, cy0 = max(int(np.floor(bx0)), 0), max(int(np.floor(by0)), 0)
-    cx1, cy1 = min(int(np.ceil(bx0 + size_f)), w), min(int(np.ceil(by0 + size_f)), h)
-    if cx1 <= cx0 or cy1 <= cy0:
-        return
     interp = cv2.INTER_AREA if size < face.shape[0] else cv2.INTER_CUBIC
     src = face.astype(np.float32) if base is None else face.astype(np.float32) - base.astype(np.float32)
     sr = cv2.resize(src, (size, size), interpolation=interp)

@@ -256,16 +256,21 @@ def test_tracker_announces_started_and_ended_tracks() -> None:
     assert tracker.tracks_started == 2
 
 
+class _Identity:
+    """An enhancer that adds nothing: the runner's own stages are what a test sees."""
+
+    def __init__(self) -> None:
+        from vidfsr.pipelines.crops import ModelRange
+
+        self.ranges = (ModelRange(4, 500),)
+
+    def __call__(self, crops, model):
+        return crops.copy(), None
+
+
 def test_runner_evicts_per_track_state_when_tracks_end(shared: Path) -> None:
     """1,000 short tracks leave nothing behind: smoothing state and records follow the live tracks only."""
-    from vidfsr.pipelines.crops import ModelRange
     from vidfsr.pipelines.runner import RunConfig, Runner
-
-    class Identity:
-        ranges = (ModelRange(4, 500),)
-
-        def __call__(self, crops, model):
-            return crops.copy(), None
 
     class Scripted:
         """A face appears for 3 frames at a new place, then 3 empty frames: one track per appearance."""
@@ -274,7 +279,7 @@ def test_runner_evicts_per_track_state_when_tracks_end(shared: Path) -> None:
             return self.next
 
     det = Scripted()
-    runner = Runner(det, Identity(), RunConfig(scale=1.0, temporal=0.5, tracker=TrackerConfig(max_misses=1)))
+    runner = Runner(det, _Identity(), RunConfig(scale=1.0, temporal=0.5, tracker=TrackerConfig(max_misses=1)))
     boxes = []
     rng = np.random.default_rng(0)
     for _ in range(300):
@@ -302,14 +307,7 @@ def test_steady_faces_calm_a_still_face_and_leave_the_background() -> None:
     """In the runner: a still face whose frames carry fresh sensor noise changes less from frame to frame with
     ``steady`` (the previous output face carried and averaged in), the background outside the face's region is
     byte-identical either way, and a new track (after a shot cut the tracker starts new ones) starts fresh."""
-    from vidfsr.pipelines.crops import ModelRange
     from vidfsr.pipelines.runner import RunConfig, Runner
-
-    class Identity:
-        ranges = (ModelRange(4, 500),)
-
-        def __call__(self, crops, model):
-            return crops.copy(), None
 
     class Fixed:
         def __call__(self, image):
@@ -320,7 +318,7 @@ def test_steady_faces_calm_a_still_face_and_leave_the_background() -> None:
     frames = [np.clip(still + rng.normal(0, 4, still.shape), 0, 255).astype(np.uint8) for _ in range(8)]
     outputs = {}
     for steady in (0.0, 0.8):
-        runner = Runner(Fixed(), Identity(), RunConfig(scale=4.0, steady=steady))
+        runner = Runner(Fixed(), _Identity(), RunConfig(scale=4.0, steady=steady))
         out: list[np.ndarray] = []
         runner.run((Frame(i, f) for i, f in enumerate(frames)), lambda f, img, o=out: o.append(img.astype(np.float32)))
         outputs[steady] = out
