@@ -28,7 +28,7 @@ from .blend import BlendConfig, back_project, paste_inplace, project_region_inpl
 from .crops import CropHold, FaceBatch, ModelRange, make_batch
 from .detect import Detector
 from .shots import ShotCutDetector
-from .steady import SteadyFaces
+from .steady import UNANCHORED_WEIGHT, SteadyFaces
 from .threads import END, Stages, Stopped, stage_error
 from .track import Tracker, TrackerConfig
 from .types import Faces, Frame
@@ -70,7 +70,9 @@ class RunConfig:
         0: a fresh crop every frame). 0.05 measured: less flicker and a little more PSNR on real video.
     steady: share of a track's previous output face, carried by optical flow onto the current frame and
         averaged in through the paste's ellipse where the frames agree (``pipelines.steady``; 0: off). 0.8
-        measured: less flicker than bicubic's and more PSNR (BENCHMARKS.md, session 15).
+        measured: less flicker than bicubic's and more PSNR (BENCHMARKS.md, session 15). Faces left to the
+        resize are carried too when the output is enlarged (at most ``steady.UNANCHORED_WEIGHT`` where no frame
+        step runs; session 16).
     large_from: native crop side (input pixels) from which a face shown at least 256 px large goes to the model
         as a 256 px input (``crops.input_size``; 0: every face at 128). The API sets 48 for lossless and finely
         coded sources, 80 for middling coding and 0 for coarse or unknown coding (measured: BENCHMARKS.md,
@@ -466,12 +468,25 @@ class Runner:
                 self._steady.remember(tid, canvas)
             if cfg.keep_best:
                 self.best.offer(tid, b.frame_index, float(box[2] - box[0]) * float(b.score[k]), face, box)
-        passed = self._passed_through(item) if cfg.keep_best or cfg.blend.frame_consistency > 0 else []
-        if cfg.blend.frame_consistency > 0 and size[0] > w:
+        upscaled = size[0] > w
+        steady_passed = cfg.steady > 0 and upscaled
+        touch_passed = upscaled and (cfg.blend.frame_consistency > 0 or steady_passed)
+        passed = self._passed_through(item) if cfg.keep_best or touch_passed else []
+        if touch_passed:
             # Faces no model serves are resized like the frame, and on lossless input the step makes that
             # resize better than bicubic there too (+0.40 dB in the face boxes at 8x, BENCHMARKS.md session 12).
-            for _, box, _ in passed:
-                project_region_inplace(canvas, item.frame.image, box, cfg.blend.frame_consistency)
+            # Carried along the motion as enhanced faces are, the step gathers detail over the frames (lossless,
+            # 4x: a 158 px crop +0.18 -> +0.28 dB); without the step the coding noise is averaged at a lower share
+            # (BENCHMARKS.md, session 16).
+            weight = cfg.steady if cfg.blend.frame_consistency > 0 else min(cfg.steady, UNANCHORED_WEIGHT)
+            factor = np.array([size[0] / w, size[1] / h, size[0] / w, size[1] / h])
+            for tid, box, _ in passed:
+                if steady_passed:
+                    self._steady.apply_inplace(tid, canvas, box * factor, size[0] / w, weight)
+                if cfg.blend.frame_consistency > 0:
+                    project_region_inplace(canvas, item.frame.image, box, cfg.blend.frame_consistency)
+                if steady_passed:
+                    self._steady.remember(tid, canvas)
         if cfg.keep_best:
             self._offer_passed_through(passed, item.frame.index, canvas, (size[0] / w, size[1] / h))
         return canvas

@@ -8,7 +8,8 @@ disagree once blurred to the input's pixel size: there the face really changed (
 and the current frame stands. On lossless input the frame step that follows makes the result agree with the
 current frame's pixels again, so the face is a recursive estimate from every frame seen so far: the route video
 super-resolution takes. Measured on the real-video benchmark (BENCHMARKS.md, session 15): flicker below
-bicubic's, and more PSNR.
+bicubic's, and more PSNR. Faces no model serves are carried the same way (the runner; session 16): with the frame
+step the recursion alone gathers detail over the frames, without it the coding noise is averaged.
 """
 
 from __future__ import annotations
@@ -25,6 +26,14 @@ from .blend import low_pass, paste_mask
 TOLERANCE = 4.0
 # Flow is found on copies shrunk this many times where an input pixel spans at least twice as many output pixels.
 FLOW_SHRINK = 2
+# The previous face gets its full share wherever the paste's feathered ellipse shows at least 1/MASK_GAIN of the
+# model's detail: weighted by the ellipse itself, the feather (the face's rim, hair, background) kept most of
+# each frame's fresh detail and flickered above bicubic on the still clips (BENCHMARKS.md, session 16).
+MASK_GAIN = 4.0
+# The share for faces left to the resize where no frame step anchors them to the current frame (compressed
+# sources): there only the coding noise is averaged, and a full share lagged fast motion (BENCHMARKS.md,
+# session 16).
+UNANCHORED_WEIGHT = 0.5
 
 
 def _shifted(image: np.ndarray, dx: int, dy: int, shape: tuple[int, int], fill: np.ndarray | float) -> np.ndarray:
@@ -101,7 +110,8 @@ class SteadyFaces:
         # The gate compares the fresh pastes' luma blurred to the input's pixel size: detail and coding noise do
         # not count, a real change of the picture does.
         disagree = np.abs(low_pass(carry(p_luma) - luma, max(pixel, 0.5)))
-        share = weight * np.exp(-((disagree / self.tolerance) ** 2)) * carry(cover) * mask
+        reach = np.minimum(mask * MASK_GAIN, 1.0)
+        share = weight * np.exp(-((disagree / self.tolerance) ** 2)) * carry(cover) * reach
         out = current + share[..., None] * (carry(p_out) - current)
         region[:] = np.clip(out, 0, 255).round().astype(np.uint8)
 

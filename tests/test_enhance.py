@@ -366,6 +366,36 @@ def test_steady_faces_follow_the_face_and_let_changes_through() -> None:
     assert not np.array_equal(out, before)  # the second frame was averaged with the first
 
 
+def test_steady_faces_reach_across_the_ellipses_feather() -> None:
+    """The previous face gets its full share wherever the paste shows a quarter or more of the model's detail,
+    not a share scaled by the feather (which let the face's rim flicker above bicubic on still clips); where the
+    paste shows nothing, nothing is touched."""
+    from vidfsr.pipelines.blend import paste_mask
+    from vidfsr.pipelines.steady import SteadyFaces
+
+    box = np.array([40.0, 40.0, 160.0, 160.0])
+    scene = np.clip(128 + _texture((200, 200), 4), 0, 255).round().astype(np.uint8)
+    # Detail finer than the input's pixels (2x2 output-pixel blocks at 4x): blurred to them it is nothing, so the
+    # gate lets the previous face in wherever the share reaches.
+    yy, xx = np.indices((200, 200)) // 2
+    detail = np.where(((yy + xx) % 2)[..., None] == 0, 6, -6).astype(np.int16)
+    steady = SteadyFaces()
+    first = np.clip(scene + detail, 0, 255).astype(np.uint8)
+    steady.apply_inplace(1, first, box, 4.0, 0.8)
+    steady.remember(1, first)
+    out = scene.copy()  # this frame's paste has no such detail
+    steady.apply_inplace(1, out, box, 4.0, 0.8)
+    (x0, y0, x1, y1), mask = paste_mask(box, scene.shape)
+    carried = (out[y0:y1, x0:x1].astype(np.float32) - scene[y0:y1, x0:x1]) * np.sign(detail[y0:y1, x0:x1])
+    ring = (mask >= 0.25) & (mask <= 0.5)  # the feather: a share scaled by it would be at most 0.4
+    assert ring.sum() > 500
+    assert carried[ring].mean() > 0.6 * 6
+    assert carried[mask > 0.95].mean() > 0.6 * 6
+    outside = np.zeros(scene.shape[:2], bool)
+    outside[y0:y1, x0:x1] = mask <= 0
+    assert np.array_equal(out[outside], scene[outside])
+
+
 def test_paste_is_region_only_and_colour_matched() -> None:
     canvas = np.full((100, 100, 3), 120, np.uint8)
     face = np.full((128, 128, 3), 200, np.uint8)  # a model output with a colour shift

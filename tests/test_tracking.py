@@ -331,3 +331,51 @@ def test_steady_faces_calm_a_still_face_and_leave_the_background() -> None:
     for a, b in zip(outputs[0.0], outputs[0.8], strict=True):
         assert np.array_equal(a[:60], b[:60]) and np.array_equal(a[:, :100], b[:, :100])  # outside the region
     assert np.array_equal(outputs[0.0][0], outputs[0.8][0])  # frame 0: nothing to carry yet
+
+
+def test_faces_left_to_the_resize_are_carried_along_too() -> None:
+    """A face no model serves is resized like the frame, and still carried along the motion: with a frame step
+    (lossless sources) the recursion gathers detail over the frames, without one (compressed sources) it
+    averages the coding noise at a lower share. Either way the face changes less from frame to frame, the model
+    never sees it, and its state goes with its track."""
+    from vidfsr.pipelines.blend import BlendConfig
+    from vidfsr.pipelines.crops import ModelRange
+    from vidfsr.pipelines.runner import RunConfig, Runner
+
+    class Fixed:
+        def __call__(self, image):
+            return Faces(np.array([[40.0, 30.0, 88.0, 78.0]], np.float32), np.ones(1, np.float32))
+
+    class TooSmall(_Identity):
+        """Serves only faces far smaller than this one: the face is left to the resize."""
+
+        def __init__(self) -> None:
+            self.ranges = (ModelRange(4, 10),)
+            self.calls = 0
+
+        def __call__(self, crops, model):
+            self.calls += 1
+            return super().__call__(crops, model)
+
+    rng = np.random.default_rng(1)
+    still = cv2.GaussianBlur(rng.integers(40, 220, (120, 160, 3)).astype(np.uint8), (0, 0), 1.5)
+    frames = [np.clip(still + rng.normal(0, 4, still.shape), 0, 255).astype(np.uint8) for _ in range(8)]
+    face = (slice(150, 290), slice(190, 330))  # inside the face's ellipse at 4x
+
+    def change(out: list[np.ndarray]) -> float:
+        return float(np.mean([np.abs(b[face] - a[face]).mean() for a, b in itertools.pairwise(out[1:])]))
+
+    for step in (0.0, 1.0):
+        outputs = {}
+        for steady in (0.0, 0.8):
+            enhancer = TooSmall()
+            config = RunConfig(scale=4.0, steady=steady, blend=BlendConfig(frame_consistency=step))
+            runner = Runner(Fixed(), enhancer, config)
+            out: list[np.ndarray] = []
+            runner.run((Frame(i, f) for i, f in enumerate(frames)), lambda f, img, o=out: o.append(img.astype(float)))
+            outputs[steady] = out
+            assert enhancer.calls == 0 and runner.summary.faces_enhanced == 0
+            assert len(runner._steady) == (1 if steady else 0)
+        assert change(outputs[0.8]) < 0.85 * change(outputs[0.0]), step
+        for a, b in zip(outputs[0.0], outputs[0.8], strict=True):
+            assert np.array_equal(a[:60], b[:60]) and np.array_equal(a[:, :100], b[:, :100])  # outside the region
