@@ -96,10 +96,14 @@ class SteadyFaces:
             return
         p_luma, p_out, px, py = prev
         shape = current.shape[:2]
-        # Where the previous region does not reach, the current frame stands in and nothing is averaged.
-        cover = _shifted(np.ones(p_luma.shape, np.float32), px - x0, py - y0, shape, 0.0)
-        p_luma = _shifted(p_luma, px - x0, py - y0, shape, luma)
-        p_out = _shifted(p_out.astype(np.float32), px - x0, py - y0, shape, current)
+        moved = (px, py) != (x0, y0) or p_luma.shape != shape
+        if moved:
+            # Where the previous region does not reach, the current frame stands in and nothing is averaged.
+            cover = _shifted(np.ones(p_luma.shape, np.float32), px - x0, py - y0, shape, 0.0)
+            p_luma = _shifted(p_luma, px - x0, py - y0, shape, luma)
+            p_out = _shifted(p_out.astype(np.float32), px - x0, py - y0, shape, current)
+        else:
+            p_out = p_out.astype(np.float32)
         flow = self._flow_between(luma, p_luma, pixel)  # current(p) ~ previous(p + flow(p))
         map_x, map_y = _grid(shape)
         map_x, map_y = map_x + flow[..., 0], map_y + flow[..., 1]
@@ -108,12 +112,21 @@ class SteadyFaces:
             return cv2.remap(image, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
         # The gate compares the fresh pastes' luma blurred to the input's pixel size: detail and coding noise do
-        # not count, a real change of the picture does.
-        disagree = np.abs(low_pass(carry(p_luma) - luma, max(pixel, 0.5)))
-        reach = np.minimum(mask * MASK_GAIN, 1.0)
-        share = weight * np.exp(-((disagree / self.tolerance) ** 2)) * carry(cover) * reach
-        out = current + share[..., None] * (carry(p_out) - current)
-        region[:] = np.clip(out, 0, 255).round().astype(np.uint8)
+        # not count, a real change of the picture does. (In place: a face region is up to a few megapixels.)
+        gate = low_pass(carry(p_luma) - luma, max(pixel, 0.5))
+        gate *= 1 / self.tolerance
+        np.square(gate, out=gate)
+        np.negative(gate, out=gate)
+        np.exp(gate, out=gate)
+        gate *= np.minimum(mask * (weight * MASK_GAIN), weight)  # the share: weight * min(mask * gain, 1)
+        if moved:
+            gate *= carry(cover)
+        out = carry(p_out)
+        out -= current
+        out *= gate[..., None]
+        out += current
+        np.clip(out, 0, 255, out=out)
+        region[:] = np.rint(out, out=out).astype(np.uint8)
 
     def remember(self, track_id: int, canvas: np.ndarray) -> None:
         """Keep the face's region of the finished ``canvas`` (after the frame step) for the next frame."""
