@@ -367,6 +367,12 @@ def main() -> None:
         default=None,
         help="the blend strength of the pasted detail (vidfsr's --blend; a probe, values above 1 allowed)",
     )
+    ap.add_argument("--steady-mask-gain", type=float, default=None,
+                    help="probe: pipelines.steady.MASK_GAIN (the recursion's full share from 1/GAIN of the paste's "
+                    "ellipse; 1: the share scaled by the ellipse, as in session 15)")  # fmt: skip
+    ap.add_argument("--unanchored-weight", type=float, default=None,
+                    help="probe: the recursion's share for faces left to the resize where no frame step runs "
+                    "(pipelines.steady.UNANCHORED_WEIGHT; 0: those faces are not carried)")  # fmt: skip
     ap.add_argument("--pre-shrink", type=float, default=1.0,
                     help="area-shrink the originals by this factor first, and take that as the truth: --scales 8 "
                     "--pre-shrink 1.5 gives faces of a 12x shrink (the shared clips' faces at 20-37 px, the issue's "
@@ -377,6 +383,14 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("VIDFSR_MODEL_DIR", str(shared_dir() / "models"))  # YuNet, offline
+    if args.steady_mask_gain is not None:
+        import vidfsr.pipelines.steady
+
+        vidfsr.pipelines.steady.MASK_GAIN = args.steady_mask_gain
+    if args.unanchored_weight is not None:
+        import vidfsr.pipelines.runner
+
+        vidfsr.pipelines.runner.UNANCHORED_WEIGHT = args.unanchored_weight
     set_cpu_threads()
     analyser = None
     if not args.no_analysis:
