@@ -34,6 +34,9 @@ MASK_GAIN = 4.0
 # sources): there only the coding noise is averaged, and a full share lagged fast motion (BENCHMARKS.md,
 # session 16).
 UNANCHORED_WEIGHT = 0.5
+# OpenCV's DIS flow needs at least 12 pixels each way: a narrower region (a face cut by the frame's edge, a speck)
+# is left as pasted.
+MIN_SIDE = 16
 
 
 def _shifted(image: np.ndarray, dx: int, dy: int, shape: tuple[int, int], fill: np.ndarray | float) -> np.ndarray:
@@ -92,7 +95,7 @@ class SteadyFaces:
         luma = _luma(current)
         self._fresh[track_id] = (luma, x0, y0)
         prev = self._previous.get(track_id)
-        if prev is None or weight <= 0:
+        if prev is None or weight <= 0 or min(luma.shape) < MIN_SIDE:
             return
         p_luma, p_out, px, py = prev
         shape = current.shape[:2]

@@ -379,3 +379,29 @@ def test_faces_left_to_the_resize_are_carried_along_too() -> None:
         assert change(outputs[0.8]) < 0.85 * change(outputs[0.0]), step
         for a, b in zip(outputs[0.0], outputs[0.8], strict=True):
             assert np.array_equal(a[:60], b[:60]) and np.array_equal(a[:, :100], b[:, :100])  # outside the region
+
+
+def test_a_face_leaving_the_frame_does_not_stop_the_run() -> None:
+    """A face that slides off the frame's edge leaves a sliver of its region on the canvas, narrower than the
+    flow can take: the run goes on (served and passed-through faces alike) and the sliver is kept as pasted."""
+    from vidfsr.pipelines.crops import ModelRange
+    from vidfsr.pipelines.runner import RunConfig, Runner
+
+    class Leaving:
+        """A 40 px face moving 6 px a frame to the left, out of the frame."""
+
+        def __init__(self) -> None:
+            self.x = 30.0
+
+        def __call__(self, image):
+            self.x -= 6.0
+            return Faces(np.array([[self.x, 40.0, self.x + 40.0, 80.0]], np.float32), np.ones(1, np.float32))
+
+    frames = [np.full((120, 160, 3), 100 + i, np.uint8) for i in range(14)]
+    for ranges in ((ModelRange(4, 500),), (ModelRange(4, 5),)):  # enhanced, then left to the resize
+        enhancer = _Identity()
+        enhancer.ranges = ranges
+        runner = Runner(Leaving(), enhancer, RunConfig(scale=4.0, steady=0.8))
+        out: list[np.ndarray] = []
+        runner.run((Frame(i, f) for i, f in enumerate(frames)), lambda f, img, o=out: o.append(img))
+        assert len(out) == len(frames)
