@@ -377,6 +377,8 @@ def main() -> None:
                     help="probe: the recursion's gate width in grey levels (pipelines.steady.TOLERANCE)")  # fmt: skip
     ap.add_argument("--steady-flow", choices=("ultrafast", "fast", "medium"), default=None,
                     help="probe: the recursion's DIS flow preset (pipelines.steady.FLOW_PRESET)")  # fmt: skip
+    ap.add_argument("--steady-flow-refinement", type=int, default=None,
+                    help="probe: DIS variational refinement iterations (pipelines.steady.FLOW_REFINEMENT)")  # fmt: skip
     ap.add_argument("--pre-shrink", type=float, default=1.0,
                     help="area-shrink the originals by this factor first, and take that as the truth: --scales 8 "
                     "--pre-shrink 1.5 gives faces of a 12x shrink (the shared clips' faces at 20-37 px, the issue's "
@@ -399,6 +401,10 @@ def main() -> None:
         import vidfsr.pipelines.steady
 
         vidfsr.pipelines.steady.FLOW_PRESET = getattr(cv2, f"DISOPTICAL_FLOW_PRESET_{args.steady_flow.upper()}")
+    if args.steady_flow_refinement is not None:
+        import vidfsr.pipelines.steady
+
+        vidfsr.pipelines.steady.FLOW_REFINEMENT = args.steady_flow_refinement
     if args.unanchored_weight is not None:
         import vidfsr.pipelines.runner
 

@@ -26,8 +26,9 @@ from .blend import low_pass, paste_mask
 TOLERANCE = 4.0
 # Flow is found on copies shrunk this many times where an input pixel spans at least twice as many output pixels.
 FLOW_SHRINK = 2
-# OpenCV's DIS preset (BENCHMARKS.md, session 16).
+# OpenCV's DIS preset, and its variational refinement iterations (None: the preset's) (BENCHMARKS.md, session 16).
 FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
+FLOW_REFINEMENT: int | None = None
 # The previous face gets its full share wherever the paste's feathered ellipse shows at least 1/MASK_GAIN of the
 # model's detail: weighted by the ellipse itself, the feather (the face's rim, hair, background) kept most of
 # each frame's fresh detail and flickered above bicubic on the still clips (BENCHMARKS.md, session 16).
@@ -149,6 +150,8 @@ class SteadyFaces:
         no finer than its pixels' own detail) and scaled back: a quarter of the cost."""
         if self._flow is None:
             self._flow = cv2.DISOpticalFlow_create(FLOW_PRESET)
+            if FLOW_REFINEMENT is not None:
+                self._flow.setVariationalRefinementIterations(FLOW_REFINEMENT)
         h, w = current.shape[:2]
         shrink = FLOW_SHRINK if pixel >= 2 * FLOW_SHRINK and min(h, w) >= 32 * FLOW_SHRINK else 1
         a, b = _grey(current), _grey(previous)
