@@ -389,26 +389,7 @@ def main() -> None:
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("VIDFSR_MODEL_DIR", str(shared_dir() / "models"))  # YuNet, offline
-    if args.steady_mask_gain is not None:
-        import vidfsr.pipelines.steady
-
-        vidfsr.pipelines.steady.MASK_GAIN = args.steady_mask_gain
-    if args.steady_tolerance is not None:
-        import vidfsr.pipelines.steady
-
-        vidfsr.pipelines.steady.SteadyFaces.__init__.__defaults__ = (args.steady_tolerance,)
-    if args.steady_flow is not None:
-        import vidfsr.pipelines.steady
-
-        vidfsr.pipelines.steady.FLOW_PRESET = getattr(cv2, f"DISOPTICAL_FLOW_PRESET_{args.steady_flow.upper()}")
-    if args.steady_flow_refinement is not None:
-        import vidfsr.pipelines.steady
-
-        vidfsr.pipelines.steady.FLOW_REFINEMENT = args.steady_flow_refinement
-    if args.unanchored_weight is not None:
-        import vidfsr.pipelines.runner
-
-        vidfsr.pipelines.runner.UNANCHORED_WEIGHT = args.unanchored_weight
+    probe_steady(args)
     set_cpu_threads()
     analyser = None
     if not args.no_analysis:
@@ -503,6 +484,22 @@ def main() -> None:
         contact_sheet(samples, Path(args.sheet))
     if args.write_range:
         write_range(summary["by_native_size"], args.write_range)
+
+
+def probe_steady(args: argparse.Namespace) -> None:
+    """The recursion's constants as the probe flags set them (module globals, read at each call)."""
+    from vidfsr.pipelines import runner, steady
+
+    if args.steady_mask_gain is not None:
+        steady.MASK_GAIN = args.steady_mask_gain
+    if args.steady_tolerance is not None:  # a default argument, bound when the class was defined
+        steady.SteadyFaces.__init__.__defaults__ = (args.steady_tolerance,)
+    if args.steady_flow is not None:
+        steady.FLOW_PRESET = getattr(cv2, f"DISOPTICAL_FLOW_PRESET_{args.steady_flow.upper()}")
+    if args.steady_flow_refinement is not None:
+        steady.FLOW_REFINEMENT = args.steady_flow_refinement
+    if args.unanchored_weight is not None:  # the runner holds its own binding of the name
+        runner.UNANCHORED_WEIGHT = args.unanchored_weight
 
 
 def command_line(args: argparse.Namespace) -> str:

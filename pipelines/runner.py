@@ -450,6 +450,7 @@ class Runner:
         # Bicubic, what any player shows: bilinear cost 1.8 dB in the face region at 8x (issue 12).
         canvas = item.frame.image.copy() if size == (w, h) else resize_background(item.frame.image, size)
         self._evict(item.frame.index)
+        factor = np.array([size[0] / w, size[1] / h, size[0] / w, size[1] / h])  # input -> output pixels (xyxy)
         b = item.batch
         for k in range(len(b)):
             assert b.sr is not None
@@ -458,7 +459,7 @@ class Runner:
             # the frame-to-frame differences the step copies in (flicker 1.77 -> 1.63 at 8x; BENCHMARKS.md).
             face = back_project(b.sr[k], item.frame.image, b.crop_xyxy[k], cfg.blend.consistency)
             face = self._smooth(tid, face, b.crops[k], b.crop_xyxy[k]) if cfg.temporal > 0 else face
-            box = b.crop_xyxy[k] * np.array([size[0] / w, size[1] / h, size[0] / w, size[1] / h])
+            box = b.crop_xyxy[k] * factor
             paste_inplace(canvas, face, box, cfg.blend, None if b.mask is None else b.mask[k], base=b.crops[k])
             if cfg.steady > 0:
                 self._steady.apply_inplace(tid, canvas, box, size[0] / w, cfg.steady)
@@ -479,7 +480,6 @@ class Runner:
             # 4x: a 158 px crop +0.18 -> +0.28 dB); without the step the coding noise is averaged at a lower share
             # (BENCHMARKS.md, session 16).
             weight = cfg.steady if cfg.blend.frame_consistency > 0 else min(cfg.steady, UNANCHORED_WEIGHT)
-            factor = np.array([size[0] / w, size[1] / h, size[0] / w, size[1] / h])
             for tid, box, _ in passed:
                 if steady_passed:
                     self._steady.apply_inplace(tid, canvas, box * factor, size[0] / w, weight)
