@@ -71,8 +71,8 @@ class RunConfig:
     steady: share of a track's previous output face, carried by optical flow onto the current frame and
         averaged in through the paste's ellipse where the frames agree (``pipelines.steady``; 0: off). 0.8
         measured: less flicker than bicubic's and more PSNR (BENCHMARKS.md, session 15). Faces left to the
-        resize are carried too when the output is enlarged (at most ``steady.UNANCHORED_WEIGHT`` where no frame
-        step runs; session 16).
+        resize are carried too when the output is enlarged, at a share between ``steady.UNANCHORED_WEIGHT``
+        (no frame step) and this one (the full step), by the frame step's share (session 16).
     large_from: native crop side (input pixels) from which a face shown at least 256 px large goes to the model
         as a 256 px input (``crops.input_size``; 0: every face at 128). The API sets 48 for lossless and finely
         coded sources, 80 for middling coding and 0 for coarse or unknown coding (measured: BENCHMARKS.md,
@@ -476,10 +476,13 @@ class Runner:
         if touch_passed:
             # Faces no model serves are resized like the frame, and on lossless input the step makes that
             # resize better than bicubic there too (+0.40 dB in the face boxes at 8x, BENCHMARKS.md session 12).
-            # Carried along the motion as enhanced faces are, the step gathers detail over the frames (lossless,
-            # 4x: a 158 px crop +0.18 -> +0.28 dB); without the step the coding noise is averaged at a lower share
-            # (BENCHMARKS.md, session 16).
-            weight = cfg.steady if cfg.blend.frame_consistency > 0 else min(cfg.steady, UNANCHORED_WEIGHT)
+            # Carried along the motion as enhanced faces are, the step gathers detail over the frames (lossless:
+            # 2x +0.55 -> +1.00 dB, a 158 px crop at 4x +0.18 -> +0.28); without the step only the coding noise is
+            # averaged. The step's share says how firmly the face is anchored to the current frame, and the
+            # previous face's share rises with it, from UNANCHORED_WEIGHT to the steady share: a full share on a
+            # weakly anchored fast face lagged it (2x, H.264 CRF 23; BENCHMARKS.md, session 16).
+            low = min(cfg.steady, UNANCHORED_WEIGHT)
+            weight = low + (cfg.steady - low) * min(cfg.blend.frame_consistency, 1.0)
             for tid, box, _ in passed:
                 if steady_passed:
                     self._steady.apply_inplace(tid, canvas, box * factor, size[0] / w, weight)

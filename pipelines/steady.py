@@ -34,8 +34,8 @@ FLOW_REFINEMENT: int | None = None
 # each frame's fresh detail and flickered above bicubic on the still clips (BENCHMARKS.md, session 16).
 MASK_GAIN = 4.0
 # The share for faces left to the resize where no frame step anchors them to the current frame (compressed
-# sources): there only the coding noise is averaged, and a full share lagged fast motion (BENCHMARKS.md,
-# session 16).
+# sources): there only the coding noise is averaged, and a full share lagged fast motion; the runner raises it
+# toward the steady share with the frame step's share (BENCHMARKS.md, session 16).
 UNANCHORED_WEIGHT = 0.5
 # OpenCV's DIS flow needs at least 12 pixels each way: a narrower region (a face cut by the frame's edge, a speck)
 # is left as pasted.
