@@ -461,17 +461,10 @@ class Runner:
             face = self._smooth(tid, face, b.crops[k], b.crop_xyxy[k]) if cfg.temporal > 0 else face
             box = b.crop_xyxy[k] * factor
             paste_inplace(canvas, face, box, cfg.blend, None if b.mask is None else b.mask[k], base=b.crops[k])
-            if cfg.steady > 0:
-                self._steady.apply_inplace(tid, canvas, box, size[0] / w, cfg.steady)
-            if cfg.blend.frame_consistency > 0:
-                project_region_inplace(canvas, item.frame.image, b.crop_xyxy[k], cfg.blend.frame_consistency)
-            if cfg.steady > 0:
-                self._steady.remember(tid, canvas)
+            self._settle(tid, canvas, item.frame.image, b.crop_xyxy[k], factor, cfg.steady)
             if cfg.keep_best:
                 self.best.offer(tid, b.frame_index, float(box[2] - box[0]) * float(b.score[k]), face, box)
-        upscaled = size[0] > w
-        steady_passed = cfg.steady > 0 and upscaled
-        touch_passed = upscaled and (cfg.blend.frame_consistency > 0 or steady_passed)
+        touch_passed = size[0] > w and (cfg.blend.frame_consistency > 0 or cfg.steady > 0)
         passed = self._passed_through(item) if cfg.keep_best or touch_passed else []
         if touch_passed:
             # Faces no model serves are resized like the frame, and on lossless input the step makes that
@@ -484,15 +477,25 @@ class Runner:
             low = min(cfg.steady, UNANCHORED_WEIGHT)
             weight = low + (cfg.steady - low) * min(cfg.blend.frame_consistency, 1.0)
             for tid, box, _ in passed:
-                if steady_passed:
-                    self._steady.apply_inplace(tid, canvas, box * factor, size[0] / w, weight)
-                if cfg.blend.frame_consistency > 0:
-                    project_region_inplace(canvas, item.frame.image, box, cfg.blend.frame_consistency)
-                if steady_passed:
-                    self._steady.remember(tid, canvas)
+                self._settle(tid, canvas, item.frame.image, box, factor, weight)
         if cfg.keep_best:
             self._offer_passed_through(passed, item.frame.index, canvas, (size[0] / w, size[1] / h))
         return canvas
+
+    def _settle(
+        self, track_id: int, canvas: np.ndarray, image: np.ndarray, crop_xyxy: np.ndarray, factor: np.ndarray,
+        weight: float,
+    ) -> None:  # fmt: skip
+        """The blend stage's steps after the paste (or the resize) over one face's crop box ``crop_xyxy`` (input
+        pixels; ``factor`` scales it to the canvas): the track's previous face averaged in at ``weight`` (0: no
+        recursion state at all), the frame step, and the finished face kept for the next frame."""
+        share = self.config.blend.frame_consistency
+        if weight > 0:
+            self._steady.apply_inplace(track_id, canvas, crop_xyxy * factor, float(factor[0]), weight)
+        if share > 0:
+            project_region_inplace(canvas, image, crop_xyxy, share)
+        if weight > 0:
+            self._steady.remember(track_id, canvas)
 
     @staticmethod
     def _passed_through(item: Batched) -> list[tuple[int, np.ndarray, float]]:

@@ -101,15 +101,14 @@ class SteadyFaces:
         if prev is None or weight <= 0 or min(luma.shape) < MIN_SIDE:
             return
         p_luma, p_out, px, py = prev
+        p_out = p_out.astype(np.float32)
         shape = current.shape[:2]
         moved = (px, py) != (x0, y0) or p_luma.shape != shape
         if moved:
             # Where the previous region does not reach, the current frame stands in and nothing is averaged.
             cover = _shifted(np.ones(p_luma.shape, np.float32), px - x0, py - y0, shape, 0.0)
             p_luma = _shifted(p_luma, px - x0, py - y0, shape, luma)
-            p_out = _shifted(p_out.astype(np.float32), px - x0, py - y0, shape, current)
-        else:
-            p_out = p_out.astype(np.float32)
+            p_out = _shifted(p_out, px - x0, py - y0, shape, current)
         flow = self._flow_between(luma, p_luma, pixel)  # current(p) ~ previous(p + flow(p))
         map_x, map_y = _grid(shape)
         map_x, map_y = map_x + flow[..., 0], map_y + flow[..., 1]
