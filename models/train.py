@@ -106,6 +106,8 @@ class TrainConfig:
             term measured after the pipeline's back-projection step; ``losses.fsrnet_loss``).
         raw_weight: with ``projected``, the weight of the plain fine term kept beside it (the network's own output
             stays usable without the step).
+        glasses: the share of training faces that wear synthetic eyeglass frames (``glasses.draw_glasses``,
+            drawn on the high-resolution face before any degradation); 0 leaves the data as it is.
         prefetch: batches assembled ahead in a thread (the degradation's OpenCV/x264 work releases the GIL, so
             it runs beside the model's step on the second core).
     """
@@ -153,6 +155,7 @@ class TrainConfig:
     prefetch: int = 2
     loss: str = "mean"
     raw_weight: float = 0.0
+    glasses: float = 0.0
 
     def __post_init__(self) -> None:
         if self.degradation not in ("paper", "real"):
@@ -163,6 +166,8 @@ class TrainConfig:
             raise ConfigError("--loss projected needs --degradation real (each face's LR side) and no stability term")
         if self.raw_weight < 0 or (self.raw_weight > 0 and self.loss != "projected"):
             raise ConfigError("--raw-weight is a weight >= 0 of the plain fine term beside --loss projected")
+        if not 0 <= self.glasses <= 1:
+            raise ConfigError(f"--glasses is a share of faces in [0, 1], got {self.glasses}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         object.__setattr__(self, "real_sides", tuple(int(v) for v in self.real_sides))
@@ -280,7 +285,8 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
     if cfg.loss == "projected" and mcfg.frames > 1:
         raise ConfigError(f"the projected loss is for single-frame models; {cfg.model} takes {mcfg.frames} frames")
     data = TrainBatches(faces, mcfg.scale, mcfg.size // 2, cfg.heatmap_sigma, real, mcfg.frames,
-                        pairs=cfg.stability_weight > 0, projection=cfg.loss == "projected")  # fmt: skip
+                        pairs=cfg.stability_weight > 0, projection=cfg.loss == "projected",
+                        glasses=cfg.glasses)  # fmt: skip
     val = None
     if cfg.val_hr and cfg.val_images and dist.main:
         if mcfg.frames > 1:
@@ -410,9 +416,14 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
                 order = _epoch_order(cfg.seed, epoch, n)
             index = order[pos : pos + min(cfg.batch_size, n)]
             ops = torch.randint(0, 8, (len(index),), generator=aug_gen)  # drawn for the global batch on every rank
+            # Per-face seeds for the glasses augmentation, drawn only when it is on (runs without it, and their
+            # checkpoints, keep the random stream they had).
+            seeds = torch.randint(0, 2**31 - 1, (len(index),), generator=aug_gen) if cfg.glasses > 0 else None
             pos += len(index)
             index, ops = index[dist.rank :: dist.world], ops[dist.rank :: dist.world]
-            tensors = data.batch(index, ops)
+            if seeds is not None:
+                seeds = seeds[dist.rank :: dist.world]
+            tensors = data.batch(index, ops, seeds)
             after = {"augment": aug_gen.get_state(), **({"degrade": json.dumps(real.get_state())} if real else {})}
             yield tensors, {"pos": pos, "epoch": epoch}, after
 
@@ -555,6 +566,7 @@ def weights_metadata(
                 **({"stability_weight": cfg.stability_weight} if cfg.stability_weight > 0 else {}),
                 **({"raw_weight": cfg.raw_weight} if cfg.loss == "projected" else {}),
             },
+            **({"glasses": cfg.glasses} if cfg.glasses > 0 else {}),
         },
         "metrics": val_history[-1] if val_history else {},
     }  # fmt: skip

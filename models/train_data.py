@@ -10,6 +10,7 @@ from vidfsr.pipelines.blend import LOSSLESS_CONSISTENCY, LOSSY_CONSISTENCY
 
 from .dataset_format import PreparedFaces
 from .degrade import degrade
+from .glasses import draw_glasses
 from .priors import FLIP_68, heatmaps, parsing_labels, parsing_maps
 from .realdeg import RealDegradation
 
@@ -37,6 +38,7 @@ class TrainBatches:
         frames: int = 1,
         pairs: bool = False,
         projection: bool = False,
+        glasses: float = 0.0,
     ) -> None:
         self.images = torch.from_numpy(faces.images).permute(0, 3, 1, 2).contiguous()  # [N,3,128,128] uint8
         self.landmarks = torch.from_numpy(faces.landmarks)  # [N,68,2]
@@ -55,17 +57,27 @@ class TrainBatches:
             raise ValueError("the stability term needs the real-world degradation and a single-frame model")
         # projection: each face's LR side and back-projection share come with the batch (the projected loss).
         self.projection = projection
+        self.glasses = glasses  # the share of faces given synthetic eyeglass frames (``glasses.draw_glasses``)
         if projection and (real is None or frames > 1 or pairs):
             raise ValueError("the projected loss needs the real-world degradation, one frame and no stability pairs")
 
     def __len__(self) -> int:
         return len(self.images)
 
-    def batch(self, index: Tensor, ops: Tensor) -> tuple[Tensor, ...]:
+    def batch(self, index: Tensor, ops: Tensor, seeds: Tensor | None = None) -> tuple[Tensor, ...]:
         """(lr_up, hr, heatmaps, parsing) for faces ``index`` with augmentation ``ops`` ([B] ints in 0..7:
         bit 2 = horizontal flip, bits 0-1 = number of 90-degree rotations); with ``pairs`` also (lr_up, hr) of
-        the same faces one frame away."""
-        hr = self.images[index].float() / 255
+        the same faces one frame away. ``seeds`` ([B] ints) drive the glasses augmentation, face by face."""
+        images = self.images[index]
+        if self.glasses > 0 and seeds is not None:
+            images = images.clone()
+            for i, seed in enumerate(seeds.tolist()):
+                rng = np.random.default_rng(seed)
+                if rng.random() < self.glasses:
+                    face = images[i].permute(1, 2, 0).numpy()
+                    lm = self.landmarks[index[i]].numpy().astype(np.float64)
+                    images[i] = torch.from_numpy(draw_glasses(face, lm, rng)).permute(2, 0, 1)
+        hr = images.float() / 255
         heat = heatmaps(self.landmarks[index], self.prior_size, hr.shape[-1], self.sigma)
         parse = parsing_maps(self.labels[index], self.prior_size)
         out_hr, out_heat, out_parse = [], [], []

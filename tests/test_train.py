@@ -180,6 +180,56 @@ def test_projected_loss_trains_with_each_faces_side_and_share(prepared: Path, tm
         _cfg(prepared, tmp_path / "x", raw_weight=0.3)  # only beside the projected term
 
 
+def test_glasses_are_drawn_around_the_eyes_thin_and_seeded(prepared: Path) -> None:
+    """Synthetic frames land on the eye band of a real face (not on the mouth), stay thin (most of the face is
+    untouched), and the same seed draws the same frames while another seed draws other ones."""
+    from vidfsr.models.dataset_format import load_prepared
+    from vidfsr.models.glasses import draw_glasses
+
+    faces = load_prepared(str(prepared), "train")
+    for image, lm in zip(faces.images, faces.landmarks.astype(np.float64), strict=True):
+        out = draw_glasses(image, lm, np.random.default_rng(1))
+        assert out.shape == image.shape and out.dtype == np.uint8 and not np.shares_memory(out, image)
+        changed = np.abs(out.astype(int) - image).max(axis=2) > 8
+        rows = np.nonzero(changed.any(axis=1))[0]
+        eyes_y, mouth_y = lm[36:48, 1].mean(), lm[48:68, 1].min()
+        assert changed.sum() > 60, "no frame drawn"
+        assert changed.mean() < 0.2, "a frame, not a mask"
+        assert rows.min() < eyes_y < rows.max()  # the lenses ring the eyes
+        assert not changed[int(np.ceil(mouth_y)) :].any(), "nothing at or below the mouth"
+        again = draw_glasses(image, lm, np.random.default_rng(1))
+        other = draw_glasses(image, lm, np.random.default_rng(2))
+        assert np.array_equal(out, again) and not np.array_equal(out, other)
+
+
+def test_glasses_share_reaches_the_batches_resumes_exactly_and_is_recorded(prepared: Path, tmp_path: Path) -> None:
+    """``--glasses P``: every HR face wears frames with a share of 1, none with 0;
+    a resumed run draws the same frames (the seeds come from the checkpointed augmentation stream); the weights'
+    metadata says so; a share outside [0, 1] is refused."""
+    from vidfsr.models.dataset_format import load_prepared
+    from vidfsr.models.train_data import TrainBatches
+
+    faces = load_prepared(str(prepared), "train")
+    n = len(faces.images)
+    index, ops, seeds = torch.arange(n), torch.zeros(n, dtype=torch.long), torch.arange(n) + 100
+    _, plain, _, _ = TrainBatches(faces, 8, 64).batch(index, ops, seeds)
+    for share, expect in ((1.0, n), (0.0, 0)):
+        _, hr, _, _ = TrainBatches(faces, 8, 64, glasses=share).batch(index, ops, seeds)
+        worn = [bool((hr[i] - plain[i]).abs().amax() > 8 / 255) for i in range(n)]
+        assert sum(worn) == expect
+    kw = {"degradation": "real", "model": "fsrnet_lite_real", "glasses": 0.5}
+    straight = train(_cfg(prepared, tmp_path / "a", **kw))
+    train(_cfg(prepared, tmp_path / "b", steps=3, **kw))
+    train(_cfg(prepared, tmp_path / "b", **kw), resume=tmp_path / "b" / "last.pt")
+    assert _losses(tmp_path / "a") == _losses(tmp_path / "b")
+    assert json.loads(read_metadata(straight["weights"])["training"])["glasses"] == 0.5
+    without = train(_cfg(prepared, tmp_path / "n", degradation="real", model="fsrnet_lite_real"))
+    assert _losses(tmp_path / "a") != _losses(tmp_path / "n")
+    assert "glasses" not in json.loads(read_metadata(without["weights"])["training"])
+    with pytest.raises(ConfigError, match="glasses"):
+        _cfg(prepared, tmp_path / "x", glasses=1.5)
+
+
 def test_checkpoint_describes_itself(prepared: Path, tmp_path: Path) -> None:
     train(_cfg(prepared, tmp_path / "r", steps=2))
     ckpt = load_checkpoint(tmp_path / "r/last.pt")

@@ -110,6 +110,11 @@ def add(sub: argparse._SubParsersAction) -> None:
         help="with --loss projected: weight of the plain fine term kept beside it, so the network's own output "
         "stays usable without the back-projection step",
     )  # fmt: skip
+    p.add_argument(
+        "--glasses", type=float, default=0.0, metavar="P",
+        help="share of training faces given synthetic eyeglass frames (drawn from their landmarks before the "
+        "degradation): thin frames are what the model sharpened least on real video",
+    )  # fmt: skip
     p.add_argument("--init", default="", help="start from these FSRNet weights (.safetensors)")
     p.add_argument("--resume", default=None, help="checkpoint to continue from (e.g. RUN/last.pt)")
     p.add_argument(

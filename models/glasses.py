@@ -1,0 +1,91 @@
+"""Synthetic eyeglass frames drawn onto training faces (an augmentation of the real-world training data).
+
+The real-video clips the model does worst on are the three whose person wears thin metal glasses: at 8x the
+frames are a faint sub-pixel line in the input, the model leaves them as blurred as bicubic does, and the error
+maps of those faces are the frames' outline (BENCHMARKS.md, sessions 12, 15 and 17). Few training faces wear
+glasses, and fewer thin metal ones. Drawing frames on the high-resolution face before the degradation teaches
+the network what a faint line around the eyes becomes: a thin, sharp frame.
+
+Frames are placed from the face's 68 landmarks (lenses around the eyes, a bridge over the nose, temples out to
+the face's sides), drawn with anti-aliasing on a 4x supersampled canvas and area-shrunk, so a frame can be
+thinner than one pixel of the 128 px face, as metal frames are once a face is 128 px across.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+SUPERSAMPLE = 4
+# Frame width in pixels of the 128 px face (drawn log-uniform): a thin metal frame on a 360-500 px face is 3-6 px
+# wide, i.e. 0.8-2 px here; plastic frames are up to ~3.5 px.
+WIDTH_RANGE = (0.5, 3.5)
+# Lens half-width as a multiple of the eye's half-width (corner to corner), and lens height over lens width.
+LENS_WIDTH_RANGE = (1.6, 2.3)
+LENS_ASPECT_RANGE = (0.55, 0.85)
+# Superellipse exponent: 2 is an ellipse (round frames), larger is a rounded rectangle.
+SHAPE_RANGE = (2.0, 5.0)
+# Frame colours (RGB), each a range from its dark to its light end: black plastic and dark metal, silver, gold.
+PALETTE = (
+    ((15, 15, 15), (70, 65, 60)),
+    ((140, 140, 140), (225, 225, 225)),
+    ((160, 130, 70), (220, 190, 120)),
+)
+
+
+def _lens(centre: np.ndarray, half_w: float, half_h: float, power: float, angle: float) -> np.ndarray:
+    """Points of a superellipse lens outline (float xy, 64 points)."""
+    t = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+    c, s = np.cos(t), np.sin(t)
+    x = half_w * np.sign(c) * np.abs(c) ** (2 / power)
+    y = half_h * np.sign(s) * np.abs(s) ** (2 / power)
+    ca, sa = np.cos(angle), np.sin(angle)
+    return np.stack([centre[0] + ca * x - sa * y, centre[1] + sa * x + ca * y], axis=1)
+
+
+def draw_glasses(image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A new copy of ``image`` (HxWx3 uint8, any channel order with the palette read as RGB) wearing frames
+    placed from its 68 ``landmarks`` (x, y pixels)."""
+    h, w = image.shape[:2]
+    lm = np.asarray(landmarks, np.float64)
+    left, right = lm[36:42], lm[42:48]  # the subject's right eye is on the image's left
+    lc, rc = left.mean(axis=0), right.mean(axis=0)
+    axis = rc - lc
+    angle = float(np.arctan2(axis[1], axis[0]))
+    eye_half = 0.25 * (np.linalg.norm(left[3] - left[0]) + np.linalg.norm(right[3] - right[0]))
+    half_w = eye_half * rng.uniform(*LENS_WIDTH_RANGE)
+    half_h = half_w * rng.uniform(*LENS_ASPECT_RANGE)
+    power = rng.uniform(*SHAPE_RANGE)
+    # Lenses sit a little below the eye line's centre more often than above (the eye is in the upper half).
+    up = np.array([np.sin(angle), -np.cos(angle)])
+    drop = -up * half_h * rng.uniform(-0.1, 0.3)
+    width = float(np.exp(rng.uniform(*np.log(WIDTH_RANGE))))  # log-uniform: thin frames as often as thick
+    dark, light = (np.array(c, np.float64) for c in PALETTE[int(rng.integers(len(PALETTE)))])
+    colour = dark + rng.uniform() * (light - dark) + rng.normal(0, 4, 3)
+    alpha = rng.uniform(0.6, 1.0)
+
+    k = SUPERSAMPLE
+    layer = np.zeros((h * k, w * k), np.uint8)
+    thick = max(1, round(width * k))
+    shift = 4  # cv2's fixed-point bits: sub-pixel placement on the supersampled canvas
+
+    def pts(p: np.ndarray) -> np.ndarray:
+        return np.round((p * k + (k - 1) / 2) * (1 << shift)).astype(np.int32)
+
+    lenses = [_lens(c + drop, half_w, half_h, power, angle) for c in (lc, rc)]
+    for lens in lenses:
+        cv2.polylines(layer, [pts(lens)], True, 255, thick, cv2.LINE_AA, shift)
+    # The bridge joins the lenses' inner edges a little above their centres.
+    inner_l = lc + drop + np.array([np.cos(angle), np.sin(angle)]) * half_w * 0.95 + up * half_h * 0.3
+    inner_r = rc + drop - np.array([np.cos(angle), np.sin(angle)]) * half_w * 0.95 + up * half_h * 0.3
+    mid = 0.5 * (inner_l + inner_r) + up * half_h * rng.uniform(0.0, 0.25)
+    cv2.polylines(layer, [pts(np.stack([inner_l, mid, inner_r]))], False, 255, thick, cv2.LINE_AA, shift)
+    # Temples from the lenses' outer edges to the face's sides (jaw landmarks 0 and 16), at the lens top third.
+    for c, side, sign in ((lc, lm[0], -1.0), (rc, lm[16], 1.0)):
+        start = c + drop + sign * np.array([np.cos(angle), np.sin(angle)]) * half_w + up * half_h * 0.35
+        end = np.array([side[0], start[1] + rng.uniform(-0.05, 0.05) * half_w])
+        cv2.polylines(layer, [pts(np.stack([start, end]))], False, 255, thick, cv2.LINE_AA, shift)
+    cover = cv2.resize(layer, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) * (alpha / 255)
+    out = image.astype(np.float32)
+    out += cover[..., None] * (colour[None, None, :].astype(np.float32) - out)
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
