@@ -24,8 +24,10 @@ from .blend import low_pass, paste_mask
 # Grey levels of blurred disagreement between the carried previous output and the current one at which the
 # previous output's share has fallen to 1/e of its weight (a Gaussian gate; BENCHMARKS.md, session 15).
 TOLERANCE = 4.0
-# Flow is found on copies shrunk this many times where an input pixel spans at least twice as many output pixels.
+# Flow is found on copies shrunk FLOW_SHRINK times where an input pixel spans at least FLOW_SHRINK_FROM output
+# pixels.
 FLOW_SHRINK = 2
+FLOW_SHRINK_FROM = 4.0
 # OpenCV's DIS preset, and its variational refinement iterations (None: the preset's) (BENCHMARKS.md, session 16).
 FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 FLOW_REFINEMENT: int | None = None
@@ -152,7 +154,7 @@ class SteadyFaces:
             if FLOW_REFINEMENT is not None:
                 self._flow.setVariationalRefinementIterations(FLOW_REFINEMENT)
         h, w = current.shape[:2]
-        shrink = FLOW_SHRINK if pixel >= 2 * FLOW_SHRINK and min(h, w) >= 32 * FLOW_SHRINK else 1
+        shrink = FLOW_SHRINK if pixel >= FLOW_SHRINK_FROM and min(h, w) >= 32 * FLOW_SHRINK else 1
         a, b = _grey(current), _grey(previous)
         if shrink == 1:
             return self._flow.calc(a, b, None)
