@@ -6,8 +6,8 @@ The prepared validation split (faces never trained on) wears frames drawn by ``v
 per face), is area-shrunk to a random side of 20-48 px (the 8x clips' crops) and brought back to 128 with
 OpenCV's cubic filter, as the pipeline feeds the model. Scored in the eye band (brows to the nose bridge, where
 the frames are) and on the whole face, Y-PSNR, against the face with frames: the raw model output, and after
-the pipeline's lossless back-projection step (``vidfsr.models.evaluate.back_projected``, share 1). The shipped
-model erased thin metal frames outright (BENCHMARKS.md, session 17).
+the pipeline's lossless back-projection step (``vidfsr.models.evaluate.back_projected``, share 1). In its raw
+output the shipped model left thin light frames out of some faces altogether (BENCHMARKS.md, session 17).
 """
 
 from __future__ import annotations
