@@ -9,6 +9,9 @@ the network what a faint line around the eyes becomes: a thin, sharp frame.
 Frames are placed from the face's 68 landmarks (lenses around the eyes, a bridge over the nose, temples out to
 the face's sides), drawn with anti-aliasing on a 4x supersampled canvas and area-shrunk, so a frame can be
 thinner than one pixel of the 128 px face, as metal frames are once a face is 128 px across.
+
+Measured (BENCHMARKS.md, session 17): a fine-tune of the shipped weights with it learned the synthetic frames, but
+on real video the glasses clips gained no more than the others, so the shipped weights do not use it.
 """
 
 from __future__ import annotations

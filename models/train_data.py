@@ -69,7 +69,9 @@ class TrainBatches:
         bit 2 = horizontal flip, bits 0-1 = number of 90-degree rotations); with ``pairs`` also (lr_up, hr) of
         the same faces one frame away. ``seeds`` ([B] ints) drive the glasses augmentation, face by face."""
         images = self.images[index]
-        if self.glasses > 0 and seeds is not None:
+        if self.glasses > 0:
+            if seeds is None:
+                raise ValueError("the glasses augmentation draws each face's frames from a seed: pass seeds")
             images = images.clone()
             for i, seed in enumerate(seeds.tolist()):
                 rng = np.random.default_rng(seed)

@@ -217,6 +217,8 @@ def test_glasses_share_reaches_the_batches_resumes_exactly_and_is_recorded(prepa
         _, hr, _, _ = TrainBatches(faces, 8, 64, glasses=share).batch(index, ops, seeds)
         worn = [bool((hr[i] - plain[i]).abs().amax() > 8 / 255) for i in range(n)]
         assert sum(worn) == expect
+    with pytest.raises(ValueError, match="seed"):
+        TrainBatches(faces, 8, 64, glasses=0.5).batch(index, ops)
     kw = {"degradation": "real", "model": "fsrnet_lite_real", "glasses": 0.5}
     straight = train(_cfg(prepared, tmp_path / "a", **kw))
     train(_cfg(prepared, tmp_path / "b", steps=3, **kw))
