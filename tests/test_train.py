@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 from vidfsr.models.io import load_model, read_metadata, save_weights
 from vidfsr.models.prepare import PrepareConfig, prepare
 from vidfsr.models.realdeg import RealDegradation
@@ -230,6 +231,39 @@ def test_glasses_share_reaches_the_batches_resumes_exactly_and_is_recorded(prepa
     assert "glasses" not in json.loads(read_metadata(without["weights"])["training"])
     with pytest.raises(ConfigError, match="glasses"):
         _cfg(prepared, tmp_path / "x", glasses=1.5)
+
+
+def test_weight_average_is_exported_resumes_exactly_and_is_recorded(prepared: Path, tmp_path: Path) -> None:
+    """``--ema D``: the exported weights are the average the checkpoint keeps, not the last step's; a resumed run
+    ends with the same average as one run straight through; the metadata says so; a decay of 1 is refused."""
+    from vidfsr.models.train import export_checkpoint
+
+    straight = train(_cfg(prepared, tmp_path / "a", ema=0.9))
+    train(_cfg(prepared, tmp_path / "b", steps=3, ema=0.9))
+    train(_cfg(prepared, tmp_path / "b", ema=0.9), resume=tmp_path / "b" / "last.pt")
+    a, b = load_checkpoint(tmp_path / "a/last.pt"), load_checkpoint(tmp_path / "b/last.pt")
+    assert a["state"]["ema_updates"] == 6
+    for key, value in a["ema"].items():
+        assert torch.equal(value, b["ema"][key]), key
+    exported = load_file(straight["weights"])
+    moved = [k for k, v in a["model"].items() if v.is_floating_point() and not torch.equal(v, a["ema"][k])]
+    assert moved  # the average lags the trained weights
+    for key in a["ema"]:
+        assert torch.equal(exported[key], a["ema"][key]), key
+    again = load_file(export_checkpoint(tmp_path / "a/last.pt", tmp_path / "again.safetensors"))
+    assert all(torch.equal(again[k], exported[k]) for k in exported)
+    assert json.loads(read_metadata(straight["weights"])["training"])["ema"] == 0.9
+    # The average by hand, from the first step's weights: the warm-up keeps only a tenth of the start.
+    one = train(_cfg(prepared, tmp_path / "c", steps=1, ema=0.9))
+    init = train(_cfg(prepared, tmp_path / "d", steps=0))
+    c = load_checkpoint(tmp_path / "c/last.pt")
+    start = load_file(init["weights"])
+    for key, value in c["ema"].items():
+        if value.is_floating_point():
+            torch.testing.assert_close(value, 0.1 * start[key] + 0.9 * c["model"][key])
+    assert load_file(one["weights"]).keys() == c["ema"].keys()
+    with pytest.raises(ConfigError, match="ema"):
+        _cfg(prepared, tmp_path / "x", ema=1.0)
 
 
 def test_checkpoint_describes_itself(prepared: Path, tmp_path: Path) -> None:

@@ -115,6 +115,11 @@ def add(sub: argparse._SubParsersAction) -> None:
         help="share of training faces given synthetic eyeglass frames (drawn from their landmarks before the "
         "degradation): thin frames are what the model sharpened least on real video",
     )  # fmt: skip
+    p.add_argument(
+        "--ema", type=float, default=0.0, metavar="DECAY",
+        help="keep an exponential moving average of the weights with this decay (e.g. 0.999; 0: off), and "
+        "validate and export it instead of the last step's weights",
+    )  # fmt: skip
     p.add_argument("--init", default="", help="start from these FSRNet weights (.safetensors)")
     p.add_argument("--resume", default=None, help="checkpoint to continue from (e.g. RUN/last.pt)")
     p.add_argument(
