@@ -382,6 +382,9 @@ def main() -> None:
     ap.add_argument("--steady-flow-shrink-from", type=float, default=None,
                     help="probe: the input pixel size (output px) from which the recursion's flow is found on 2x "
                     "shrunk copies (pipelines.steady.FLOW_SHRINK_FROM)")  # fmt: skip
+    ap.add_argument("--weak-flow-shrink-from", type=float, default=None,
+                    help="probe: the same where the frame step's share is at most pipelines.steady.WEAK_STEP "
+                    "(coarse coding; pipelines.steady.WEAK_FLOW_SHRINK_FROM; 4: as before session 18)")  # fmt: skip
     ap.add_argument("--pre-shrink", type=float, default=1.0,
                     help="area-shrink the originals by this factor first, and take that as the truth: --scales 8 "
                     "--pre-shrink 1.5 gives faces of a 12x shrink (the shared clips' faces at 20-37 px, the issue's "
@@ -503,6 +506,8 @@ def probe_steady(args: argparse.Namespace) -> None:
         steady.FLOW_REFINEMENT = args.steady_flow_refinement
     if args.steady_flow_shrink_from is not None:
         steady.FLOW_SHRINK_FROM = args.steady_flow_shrink_from
+    if args.weak_flow_shrink_from is not None:
+        steady.WEAK_FLOW_SHRINK_FROM = args.weak_flow_shrink_from
     if args.unanchored_weight is not None:  # the runner holds its own binding of the name
         runner.UNANCHORED_WEIGHT = args.unanchored_weight
 

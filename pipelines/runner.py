@@ -491,7 +491,7 @@ class Runner:
         recursion state at all), the frame step, and the finished face kept for the next frame."""
         share = self.config.blend.frame_consistency
         if weight > 0:
-            self._steady.apply_inplace(track_id, canvas, crop_xyxy * factor, float(factor[0]), weight)
+            self._steady.apply_inplace(track_id, canvas, crop_xyxy * factor, float(factor[0]), weight, share)
         if share > 0:
             project_region_inplace(canvas, image, crop_xyxy, share)
         if weight > 0:

@@ -28,6 +28,13 @@ TOLERANCE = 4.0
 # pixels.
 FLOW_SHRINK = 2
 FLOW_SHRINK_FROM = 4.0
+# ... and from WEAK_FLOW_SHRINK_FROM where the frame step that follows has a share of WEAK_STEP or less (coarsely
+# coded and unknown sources, cameras): the recursion there averages coding noise, which the shrunk flow follows as
+# well. At 2x on H.264 CRF 28-33 and MJPEG quality 68 the face boxes scored the same or better with it, at 3x
+# better, while the lossless and finely coded clips, where the step runs at a half or more and the recursion
+# gathers real detail, lost up to 0.11 dB (BENCHMARKS.md, sessions 17 and 18).
+WEAK_STEP = 0.25
+WEAK_FLOW_SHRINK_FROM = 2.0
 # OpenCV's DIS preset, and its variational refinement iterations (None: the preset's) (BENCHMARKS.md, session 16).
 FLOW_PRESET = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM
 FLOW_REFINEMENT: int | None = None
@@ -83,13 +90,15 @@ class SteadyFaces:
         return len(self._previous)
 
     def apply_inplace(
-        self, track_id: int, canvas: np.ndarray, box_xyxy: np.ndarray, pixel: float, weight: float
-    ) -> None:
+        self, track_id: int, canvas: np.ndarray, box_xyxy: np.ndarray, pixel: float, weight: float,
+        step: float = 1.0,
+    ) -> None:  # fmt: skip
         """Average the track's previous output, carried by the flow, into the face just pasted over ``box_xyxy``
         (output pixels) of ``canvas``, in place.
 
         ``pixel`` is the size of one input pixel in output pixels (the blur of the gate), ``weight`` the previous
         output's share where the two frames agree (0: nothing is averaged, the state still follows the track).
+        ``step``: the share of the frame step that follows (it picks the flow's precision: ``WEAK_STEP``).
         """
         placed = paste_mask(box_xyxy, canvas.shape)
         if placed is None:
@@ -111,7 +120,8 @@ class SteadyFaces:
             cover = _shifted(np.ones(p_luma.shape, np.float32), px - x0, py - y0, shape, 0.0)
             p_luma = _shifted(p_luma, px - x0, py - y0, shape, luma)
             p_out = _shifted(p_out, px - x0, py - y0, shape, current)
-        flow = self._flow_between(luma, p_luma, pixel)  # current(p) ~ previous(p + flow(p))
+        shrink_from = FLOW_SHRINK_FROM if step > WEAK_STEP else min(FLOW_SHRINK_FROM, WEAK_FLOW_SHRINK_FROM)
+        flow = self._flow_between(luma, p_luma, pixel, shrink_from)  # current(p) ~ previous(p + flow(p))
         map_x, map_y = _grid(shape)
         map_x, map_y = map_x + flow[..., 0], map_y + flow[..., 1]
 
@@ -145,16 +155,16 @@ class SteadyFaces:
         # The finished face as the canvas holds it (uint8: the exact values, a quarter of float32's memory).
         self._previous[track_id] = (luma, canvas[y0 : y0 + h, x0 : x0 + w].copy(), x0, y0)
 
-    def _flow_between(self, current: np.ndarray, previous: np.ndarray, pixel: float) -> np.ndarray:
+    def _flow_between(self, current: np.ndarray, previous: np.ndarray, pixel: float, shrink_from: float) -> np.ndarray:
         """Dense flow from the luma plane ``current`` to ``previous`` (output pixels). Where an input pixel spans
-        several output pixels the flow is found on copies shrunk by ``FLOW_SHRINK`` (the motion is the input's,
-        no finer than its pixels' own detail) and scaled back: a quarter of the cost."""
+        ``shrink_from`` output pixels or more the flow is found on copies shrunk by ``FLOW_SHRINK`` (the motion is
+        the input's, no finer than its pixels' own detail) and scaled back: a quarter of the cost."""
         if self._flow is None:
             self._flow = cv2.DISOpticalFlow_create(FLOW_PRESET)
             if FLOW_REFINEMENT is not None:
                 self._flow.setVariationalRefinementIterations(FLOW_REFINEMENT)
         h, w = current.shape[:2]
-        shrink = FLOW_SHRINK if pixel >= FLOW_SHRINK_FROM and min(h, w) >= 32 * FLOW_SHRINK else 1
+        shrink = FLOW_SHRINK if pixel >= shrink_from and min(h, w) >= 32 * FLOW_SHRINK else 1
         a, b = _grey(current), _grey(previous)
         if shrink == 1:
             return self._flow.calc(a, b, None)

@@ -366,6 +366,40 @@ def test_steady_faces_follow_the_face_and_let_changes_through() -> None:
     assert not np.array_equal(out, before)  # the second frame was averaged with the first
 
 
+def test_steady_faces_find_a_coarser_flow_where_no_frame_step_anchors_them() -> None:
+    """At 2x the flow is found on the full region where a frame step of more than a quarter follows (lossless and
+    finely coded sources: the recursion lives on its precision) and on 2x shrunk copies where a weaker one or none
+    does (coarsely coded and unknown sources: mostly coding noise is averaged there); either way the moved face is
+    carried, not ghosted."""
+    from vidfsr.pipelines import steady as steady_mod
+
+    class Recording:
+        def __init__(self) -> None:
+            self.flow = cv2.DISOpticalFlow_create(steady_mod.FLOW_PRESET)
+            self.shapes: list[tuple[int, ...]] = []
+
+        def calc(self, a, b, flow):
+            self.shapes.append(a.shape)
+            return self.flow.calc(a, b, flow)
+
+    box = np.array([20.0, 20.0, 180.0, 180.0])
+    scene = np.clip(128 + _texture((240, 240), 1, sigma=3.0), 0, 255)
+    for step, side in ((1.0, 160), (0.5, 160), (0.25, 80), (0.0, 80)):
+        steady = steady_mod.SteadyFaces()
+        steady._flow = recording = Recording()
+        for t in range(6):  # 2 output px a frame
+            truth = scene[20:220, 20 + 2 * t : 220 + 2 * t]
+            noise = np.random.default_rng(t).normal(0, 4, truth.shape)
+            pasted = np.clip(truth + noise, 0, 255).round().astype(np.uint8)
+            out = pasted.copy()
+            steady.apply_inplace(1, out, box, 2.0, 0.8, step=step)
+            steady.remember(1, out)
+        assert recording.shapes and all(s == (side, side) for s in recording.shapes)
+        inner = (slice(70, 130), slice(70, 130))
+        before = np.abs(pasted[inner].astype(np.float32) - truth[inner]).mean()
+        assert np.abs(out[inner].astype(np.float32) - truth[inner]).mean() < 0.7 * before
+
+
 def test_steady_faces_reach_across_the_ellipses_feather() -> None:
     """The previous face gets its full share wherever the paste shows a quarter or more of the model's detail,
     not a share scaled by the feather (which let the face's rim flicker above bicubic on still clips); where the
