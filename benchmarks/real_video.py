@@ -385,6 +385,9 @@ def main() -> None:
     ap.add_argument("--weak-flow-shrink-from", type=float, default=None,
                     help="probe: the same where the frame step's share is at most pipelines.steady.WEAK_STEP "
                     "(coarse coding; pipelines.steady.WEAK_FLOW_SHRINK_FROM; 4: as before session 18)")  # fmt: skip
+    ap.add_argument("--still-gain", type=float, default=None,
+                    help="probe: pipelines.steady.STILL_GAIN (0: still faces get the steady share only)")  # fmt: skip
+    ap.add_argument("--still-motion", type=float, default=None, help="probe: pipelines.steady.STILL_MOTION")
     ap.add_argument("--pre-shrink", type=float, default=1.0,
                     help="area-shrink the originals by this factor first, and take that as the truth: --scales 8 "
                     "--pre-shrink 1.5 gives faces of a 12x shrink (the shared clips' faces at 20-37 px, the issue's "
@@ -506,6 +509,10 @@ def probe_steady(args: argparse.Namespace) -> None:
         steady.FLOW_REFINEMENT = args.steady_flow_refinement
     if args.steady_flow_shrink_from is not None:
         steady.FLOW_SHRINK_FROM = args.steady_flow_shrink_from
+    if args.still_gain is not None:
+        steady.STILL_GAIN = args.still_gain
+    if args.still_motion is not None:
+        steady.STILL_MOTION = args.still_motion
     if args.weak_flow_shrink_from is not None:
         steady.WEAK_FLOW_SHRINK_FROM = args.weak_flow_shrink_from
     if args.unanchored_weight is not None:  # the runner holds its own binding of the name

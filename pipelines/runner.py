@@ -28,7 +28,7 @@ from .blend import BlendConfig, back_project, paste_inplace, project_region_inpl
 from .crops import CropHold, FaceBatch, ModelRange, make_batch
 from .detect import Detector
 from .shots import ShotCutDetector
-from .steady import UNANCHORED_WEIGHT, SteadyFaces
+from .steady import UNANCHORED_WEIGHT, SteadyFaces, still_share
 from .threads import END, Stages, Stopped, stage_error
 from .track import Tracker, TrackerConfig
 from .types import Faces, Frame
@@ -461,7 +461,7 @@ class Runner:
             face = self._smooth(tid, face, b.crops[k], b.crop_xyxy[k]) if cfg.temporal > 0 else face
             box = b.crop_xyxy[k] * factor
             paste_inplace(canvas, face, box, cfg.blend, None if b.mask is None else b.mask[k], base=b.crops[k])
-            self._settle(tid, canvas, item.frame.image, b.crop_xyxy[k], factor, cfg.steady)
+            self._settle(tid, canvas, item.frame.image, b.crop_xyxy[k], factor, cfg.steady, still_share(cfg.steady))
             if cfg.keep_best:
                 self.best.offer(tid, b.frame_index, float(box[2] - box[0]) * float(b.score[k]), face, box)
         touch_passed = size[0] > w and (cfg.blend.frame_consistency > 0 or cfg.steady > 0)
@@ -474,24 +474,29 @@ class Runner:
             # averaged. The step's share says how firmly the face is anchored to the current frame, and the
             # previous face's share rises with it, from UNANCHORED_WEIGHT to the steady share: a full share on a
             # weakly anchored fast face lagged it (2x, H.264 CRF 23; BENCHMARKS.md, session 16).
+            # A still face's share rises the same way, to the still share: without the step (H.264) the frames of a
+            # still face carry the same coding error, and a longer memory only lags (BENCHMARKS.md, session 18).
             low = min(cfg.steady, UNANCHORED_WEIGHT)
-            weight = low + (cfg.steady - low) * min(cfg.blend.frame_consistency, 1.0)
+            anchor = min(cfg.blend.frame_consistency, 1.0)
+            weight = low + (cfg.steady - low) * anchor
+            still = low + (still_share(cfg.steady) - low) * anchor
             for tid, box, _ in passed:
-                self._settle(tid, canvas, item.frame.image, box, factor, weight)
+                self._settle(tid, canvas, item.frame.image, box, factor, weight, still)
         if cfg.keep_best:
             self._offer_passed_through(passed, item.frame.index, canvas, (size[0] / w, size[1] / h))
         return canvas
 
     def _settle(
         self, track_id: int, canvas: np.ndarray, image: np.ndarray, crop_xyxy: np.ndarray, factor: np.ndarray,
-        weight: float,
+        weight: float, still: float,
     ) -> None:  # fmt: skip
         """The blend stage's steps after the paste (or the resize) over one face's crop box ``crop_xyxy`` (input
-        pixels; ``factor`` scales it to the canvas): the track's previous face averaged in at ``weight`` (0: no
-        recursion state at all), the frame step, and the finished face kept for the next frame."""
+        pixels; ``factor`` scales it to the canvas): the track's previous face averaged in at ``weight``, or up to
+        ``still`` where the face holds still (0: no recursion state at all), the frame step, and the finished face
+        kept for the next frame."""
         share = self.config.blend.frame_consistency
         if weight > 0:
-            self._steady.apply_inplace(track_id, canvas, crop_xyxy * factor, float(factor[0]), weight, share)
+            self._steady.apply_inplace(track_id, canvas, crop_xyxy * factor, float(factor[0]), weight, share, still)
         if share > 0:
             project_region_inplace(canvas, image, crop_xyxy, share)
         if weight > 0:

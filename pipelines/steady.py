@@ -46,9 +46,20 @@ MASK_GAIN = 4.0
 # sources): there only the coding noise is averaged, and a full share lagged fast motion; the runner raises it
 # toward the steady share with the frame step's share (BENCHMARKS.md, session 16).
 UNANCHORED_WEIGHT = 0.5
+# A face that holds still keeps more of its past: its share rises toward ``still_share`` (the steady share taken
+# STILL_GAIN of the way to 1: 0.8 -> 0.9) by exp(-(motion / STILL_MOTION)^2), its median motion in input pixels a
+# frame. Measured on the real-video benchmark (BENCHMARKS.md, session 18): clips with flicker above bicubic's at
+# 4x and 8x 19 -> 9, the means within -0.01..+0.02 dB; 0.9 for every face had lagged the fastest one (d3, -0.07).
+STILL_GAIN = 0.5
+STILL_MOTION = 0.1
 # OpenCV's DIS flow needs at least 12 pixels each way: a narrower region (a face cut by the frame's edge, a speck)
 # is left as pasted.
 MIN_SIDE = 16
+
+
+def still_share(share: float) -> float:
+    """The share a face that holds still gets where ``share`` is the steady share (0 stays 0: the recursion off)."""
+    return share + (1 - share) * STILL_GAIN if share > 0 else 0.0
 
 
 def _shifted(image: np.ndarray, dx: int, dy: int, shape: tuple[int, int], fill: np.ndarray | float) -> np.ndarray:
@@ -91,7 +102,7 @@ class SteadyFaces:
 
     def apply_inplace(
         self, track_id: int, canvas: np.ndarray, box_xyxy: np.ndarray, pixel: float, weight: float,
-        step: float = 1.0,
+        step: float = 1.0, still: float = 0.0,
     ) -> None:  # fmt: skip
         """Average the track's previous output, carried by the flow, into the face just pasted over ``box_xyxy``
         (output pixels) of ``canvas``, in place.
@@ -99,6 +110,7 @@ class SteadyFaces:
         ``pixel`` is the size of one input pixel in output pixels (the blur of the gate), ``weight`` the previous
         output's share where the two frames agree (0: nothing is averaged, the state still follows the track).
         ``step``: the share of the frame step that follows (it picks the flow's precision: ``WEAK_STEP``).
+        ``still``: the share a face that holds still gets instead of ``weight`` (``still_share``; ignored below it).
         """
         placed = paste_mask(box_xyxy, canvas.shape)
         if placed is None:
@@ -122,6 +134,10 @@ class SteadyFaces:
             p_out = _shifted(p_out, px - x0, py - y0, shape, current)
         shrink_from = FLOW_SHRINK_FROM if step > WEAK_STEP else min(FLOW_SHRINK_FROM, WEAK_FLOW_SHRINK_FROM)
         flow = self._flow_between(luma, p_luma, pixel, shrink_from)  # current(p) ~ previous(p + flow(p))
+        if still > weight:
+            sub = flow[::4, ::4]  # a median needs no more (a face region is up to a few megapixels)
+            motion = float(np.median(np.hypot(sub[..., 0], sub[..., 1]))) / pixel
+            weight += (still - weight) * float(np.exp(-((motion / STILL_MOTION) ** 2)))
         map_x, map_y = _grid(shape)
         map_x, map_y = map_x + flow[..., 0], map_y + flow[..., 1]
 

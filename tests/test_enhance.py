@@ -400,6 +400,36 @@ def test_steady_faces_find_a_coarser_flow_where_no_frame_step_anchors_them() -> 
         assert np.abs(out[inner].astype(np.float32) - truth[inner]).mean() < 0.7 * before
 
 
+def test_steady_faces_keep_more_of_a_still_face() -> None:
+    """A face that holds still gets the previous face at a share rising toward the still share (0.8 -> 0.9): what
+    flickers is damped further; a face moving by most of an input pixel a frame keeps its own share exactly (a longer
+    memory lagged the fastest clip); a still share of 0 (the recursion off) stays 0."""
+    from vidfsr.pipelines.steady import SteadyFaces, still_share
+
+    assert still_share(0.8) == pytest.approx(0.9) and still_share(0.0) == 0.0
+    box = np.array([40.0, 40.0, 160.0, 160.0])
+    scene = np.clip(128 + _texture((240, 240), 2, sigma=3.0), 0, 255)
+    inner = (slice(70, 130), slice(70, 130))
+
+    def run(speed: int, still: float) -> tuple[np.ndarray, np.ndarray]:
+        steady = SteadyFaces()
+        for t in range(24):  # past the longer memory's start-up (0.9 ** 23 ~ 0.09)
+            truth = scene[20:220, 20 + speed * t % 12 : 220 + speed * t % 12]
+            noise = np.random.default_rng(40 + t).normal(0, 4, truth.shape)
+            out = np.clip(truth + noise, 0, 255).round().astype(np.uint8)
+            steady.apply_inplace(3, out, box, 4.0, 0.8, still=still)
+            steady.remember(3, out)
+        return out, truth
+
+    def error(pair: tuple[np.ndarray, np.ndarray]) -> float:
+        out, truth = pair
+        return float(np.abs(out[inner].astype(np.float32) - truth[inner]).mean())
+
+    assert error(run(0, 0.9)) < 0.9 * error(run(0, 0.0))
+    moving, _ = run(3, 0.9)  # 0.75 input px a frame at 4x
+    assert np.array_equal(moving, run(3, 0.0)[0])
+
+
 def test_steady_faces_reach_across_the_ellipses_feather() -> None:
     """The previous face gets its full share wherever the paste shows a quarter or more of the model's detail,
     not a share scaled by the feather (which let the face's rim flicker above bicubic on still clips); where the
