@@ -387,6 +387,7 @@ def main() -> None:
                     "(coarse coding; pipelines.steady.WEAK_FLOW_SHRINK_FROM; 4: as before session 18)")  # fmt: skip
     ap.add_argument("--still-gain", type=float, default=None,
                     help="probe: pipelines.steady.STILL_GAIN (0: still faces get the steady share only)")  # fmt: skip
+    ap.add_argument("--step-after-still", type=float, default=None, help="probe: runner.STEP_AFTER_STILL")
     ap.add_argument("--still-motion", type=float, default=None, help="probe: pipelines.steady.STILL_MOTION")
     ap.add_argument("--pre-shrink", type=float, default=1.0,
                     help="area-shrink the originals by this factor first, and take that as the truth: --scales 8 "
@@ -515,6 +516,8 @@ def probe_steady(args: argparse.Namespace) -> None:
         steady.STILL_MOTION = args.still_motion
     if args.weak_flow_shrink_from is not None:
         steady.WEAK_FLOW_SHRINK_FROM = args.weak_flow_shrink_from
+    if args.step_after_still is not None:
+        runner.STEP_AFTER_STILL = args.step_after_still
     if args.unanchored_weight is not None:  # the runner holds its own binding of the name
         runner.UNANCHORED_WEIGHT = args.unanchored_weight
 

@@ -35,6 +35,10 @@ from .types import Faces, Frame
 
 logger = logging.getLogger(__name__)
 
+# The share of the frame step after the recursion's average, as a part of the step's own, for a still face on a
+# coded source (``Runner._settle``; BENCHMARKS.md, session 19).
+STEP_AFTER_STILL = 0.75
+
 
 # Measured on the 2-core CPU (BENCHMARKS.md, runner threads): every grouping from three to six threads ran within
 # the machine's noise of the others, and six threads cost ~4% more CPU time, so CPU runs keep three. With the model
@@ -491,16 +495,27 @@ class Runner:
         weight: float, still: float,
     ) -> None:  # fmt: skip
         """The blend stage's steps after the paste (or the resize) over one face's crop box ``crop_xyxy`` (input
-        pixels; ``factor`` scales it to the canvas): the track's previous face averaged in at ``weight``, or up to
-        ``still`` where the face holds still (0: no recursion state at all), the frame step, and the finished face
-        kept for the next frame."""
+        pixels; ``factor`` scales it to the canvas): the frame step, the track's previous face averaged in at
+        ``weight``, or up to ``still`` where the face holds still (0: no recursion state at all, and one step),
+        the step again, and the finished face kept for the next frame."""
         share = self.config.blend.frame_consistency
-        if weight > 0:
-            self._steady.apply_inplace(track_id, canvas, crop_xyxy * factor, float(factor[0]), weight, share, still)
+        if weight <= 0:
+            if share > 0:
+                project_region_inplace(canvas, image, crop_xyxy, share)
+            return
+        # The step runs before the average, so that what it copies in from this frame is averaged with the past
+        # too, and again after it. On lossless input the second step is whole (the input is the truth); on coded
+        # input its share falls to STEP_AFTER_STILL for a still face, whose past frames averaged this frame's
+        # coding noise away, and stays whole for a moving one (a weaker step lagged) and where nothing was
+        # averaged (a track's first frame, a still image) (BENCHMARKS.md, session 19).
         if share > 0:
             project_region_inplace(canvas, image, crop_xyxy, share)
-        if weight > 0:
-            self._steady.remember(track_id, canvas)
+        stillness = self._steady.apply_inplace(track_id, canvas, crop_xyxy * factor, float(factor[0]), weight,
+                                               share, still)  # fmt: skip
+        if share > 0:
+            after = share if share >= 1 else share * (1 - (1 - STEP_AFTER_STILL) * stillness)
+            project_region_inplace(canvas, image, crop_xyxy, after)
+        self._steady.remember(track_id, canvas)
 
     @staticmethod
     def _passed_through(item: Batched) -> list[tuple[int, np.ndarray, float]]:

@@ -103,9 +103,10 @@ class SteadyFaces:
     def apply_inplace(
         self, track_id: int, canvas: np.ndarray, box_xyxy: np.ndarray, pixel: float, weight: float,
         step: float = 1.0, still: float = 0.0,
-    ) -> None:  # fmt: skip
+    ) -> float:  # fmt: skip
         """Average the track's previous output, carried by the flow, into the face just pasted over ``box_xyxy``
-        (output pixels) of ``canvas``, in place.
+        (output pixels) of ``canvas``, in place, and say how still the face held: exp(-(m / STILL_MOTION)^2) of
+        its median motion m in input pixels (1: still; 0 where nothing was averaged).
 
         ``pixel`` is the size of one input pixel in output pixels (the blur of the gate), ``weight`` the previous
         output's share where the two frames agree (0: nothing is averaged, the state still follows the track).
@@ -114,7 +115,7 @@ class SteadyFaces:
         """
         placed = paste_mask(box_xyxy, canvas.shape)
         if placed is None:
-            return
+            return 0.0
         (x0, y0, x1, y1), mask = placed
         region = canvas[y0:y1, x0:x1]
         current = region.astype(np.float32)
@@ -122,7 +123,7 @@ class SteadyFaces:
         self._fresh[track_id] = (luma, x0, y0)
         prev = self._previous.get(track_id)
         if prev is None or weight <= 0 or min(luma.shape) < MIN_SIDE:
-            return
+            return 0.0
         p_luma, p_out, px, py = prev
         p_out = p_out.astype(np.float32)
         shape = current.shape[:2]
@@ -134,10 +135,10 @@ class SteadyFaces:
             p_out = _shifted(p_out, px - x0, py - y0, shape, current)
         shrink_from = FLOW_SHRINK_FROM if step > WEAK_STEP else min(FLOW_SHRINK_FROM, WEAK_FLOW_SHRINK_FROM)
         flow = self._flow_between(luma, p_luma, pixel, shrink_from)  # current(p) ~ previous(p + flow(p))
+        sub = flow[::4, ::4]  # a median needs no more (a face region is up to a few megapixels)
+        stillness = float(np.exp(-((float(np.median(np.hypot(sub[..., 0], sub[..., 1]))) / pixel / STILL_MOTION) ** 2)))
         if still > weight:
-            sub = flow[::4, ::4]  # a median needs no more (a face region is up to a few megapixels)
-            motion = float(np.median(np.hypot(sub[..., 0], sub[..., 1]))) / pixel
-            weight += (still - weight) * float(np.exp(-((motion / STILL_MOTION) ** 2)))
+            weight += (still - weight) * stillness
         map_x, map_y = _grid(shape)
         map_x, map_y = map_x + flow[..., 0], map_y + flow[..., 1]
 
@@ -160,6 +161,7 @@ class SteadyFaces:
         out += current
         np.clip(out, 0, 255, out=out)
         region[:] = np.rint(out, out=out).astype(np.uint8)
+        return stillness
 
     def remember(self, track_id: int, canvas: np.ndarray) -> None:
         """Keep the face's region of the finished ``canvas`` (after the frame step) for the next frame."""

@@ -813,10 +813,11 @@ def test_back_projection_share_follows_the_source(
     """The full step on lossless sources (ffv1 video, PNG stills), 0.75 on compressed ones (H.264 up to QP 29,
     JPEG up to quality 80) and on unknown ones, JPEG stills between by the quality in their tables, H.264 by
     its keyframe QP; the output-resolution step at 1.0 on lossless sources (0.5 from JPEG quality 90 and at
-    H.264 QP 22 and finer), for enhanced faces and for faces left to the resize alike; explicit shares win.
-    Checked where the shares are used: the blend stage's calls."""
+    H.264 QP 22 and finer; run before the recursion's average and after it), for enhanced faces and for faces
+    left to the resize alike; explicit shares win. Checked where the shares are used: the blend stage's calls."""
     from vidfsr.pipelines import runner as runner_module
     from vidfsr.pipelines.blend import auto_consistency, auto_frame_consistency
+    from vidfsr.pipelines.runner import STEP_AFTER_STILL
 
     assert auto_consistency("ffv1") == auto_consistency("png") == 1.0
     assert auto_consistency("h264") == auto_consistency("hevc") == auto_consistency(None) == 0.75
@@ -870,8 +871,12 @@ def test_back_projection_share_follows_the_source(
         if codec == "libx264":  # what chose the shares is reported
             assert result["source_codec"] == "h264" and (result["source_quality"] < 20) == (qscale < 20)
         assert result["frame_consistency"] == pytest.approx(frame_share or 0.0)
-        assert frame_steps == pytest.approx([frame_share] * len(frame_steps)) if frame_share else not frame_steps
-        assert len(frame_steps) == (len(seen) if frame_share else 0)  # one step per enhanced face
+        # Two steps per enhanced face: before the recursion's average and after it, the second whole on lossless
+        # input and down to STEP_AFTER_STILL of the share for a still face on coded input.
+        assert len(frame_steps) == (2 * len(seen) if frame_share else 0)
+        assert frame_steps[::2] == pytest.approx([frame_share] * len(seen)) if frame_share else not frame_steps
+        low = frame_share if frame_share == 1.0 or forced_frame == 1.0 else (frame_share or 0) * STEP_AFTER_STILL
+        assert all(low - 1e-9 <= s <= (frame_share or 0) + 1e-9 for s in frame_steps[1::2])
     for suffix, quality, share, frame_share in (
         (".png", None, 1.0, 1.0),
         (".jpg", 60, 0.75, None),
@@ -889,7 +894,7 @@ def test_back_projection_share_follows_the_source(
     seen.clear()
     frame_steps.clear()
     vidfsr.enhance_video(tmp_path / "face_None.png", tmp_path / "passed.png", models=model)
-    assert not seen and frame_steps == [1.0, 1.0]  # the two faces of the frame, no model call
+    assert not seen and frame_steps == [1.0] * 4  # the two faces of the frame, two steps each, no model call
 
 
 def test_enhance_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -397,6 +397,50 @@ def test_faces_left_to_the_resize_are_carried_along_too() -> None:
             assert np.array_equal(a[:60], b[:60]) and np.array_equal(a[:, :100], b[:, :100])  # outside the region
 
 
+def test_the_frame_step_runs_before_the_average_and_less_after_it_on_a_still_coded_face(monkeypatch) -> None:
+    """The frame step runs before the recursion's average and again after it. On a coded source (a step share
+    under 1) a still face gets a weaker step after the average: this frame's coding noise, which the past frames
+    averaged away, comes back in less, so the face changes less from frame to frame; a moving face gets the
+    whole step; on lossless input (share 1), and where nothing was averaged yet (a still image), the step after
+    the average stays whole."""
+    from vidfsr.pipelines import runner as runner_module
+    from vidfsr.pipelines.blend import BlendConfig
+    from vidfsr.pipelines.runner import RunConfig, Runner
+
+    class Fixed:
+        def __call__(self, image):
+            return Faces(np.array([[40.0, 30.0, 88.0, 78.0]], np.float32), np.ones(1, np.float32))
+
+    scene = np.random.default_rng(7).integers(40, 220, (120, 200, 3)).astype(np.uint8)
+    scene = cv2.GaussianBlur(scene, (0, 0), 1.5)
+    face = (slice(150, 290), slice(190, 330))  # inside the face's ellipse at 4x
+
+    def run(step: float, after_still: float, speed: int, steady: float = 0.8, n: int = 10) -> list[np.ndarray]:
+        monkeypatch.setattr(runner_module, "STEP_AFTER_STILL", after_still)
+        rng = np.random.default_rng(8)
+        frames = []
+        for t in range(n):  # the coding noise of each frame: a fresh draw on the same (or a moving) picture
+            picture = scene[:, speed * t : speed * t + 160].astype(np.float32)
+            frames.append(np.clip(picture + rng.normal(0, 1, picture.shape), 0, 255).astype(np.uint8))
+        config = RunConfig(scale=4.0, steady=steady, blend=BlendConfig(frame_consistency=step),
+                           tracker=TrackerConfig(min_hits=1))  # fmt: skip
+        runner = Runner(Fixed(), _Identity(), config)
+        out: list[np.ndarray] = []
+        runner.run((Frame(i, f) for i, f in enumerate(frames)), lambda f, img: out.append(img.astype(float)))
+        return out[1:] if n > 1 else out  # from the second frame on, where a previous face is averaged in
+
+    def change(out: list[np.ndarray]) -> float:
+        return float(np.mean([np.abs(b[face] - a[face]).mean() for a, b in itertools.pairwise(out)]))
+
+    assert change(run(0.5, 0.75, 0)) < 0.8 * change(run(0.5, 1.0, 0))
+    for a, b in zip(run(0.5, 0.75, 2), run(0.5, 1.0, 2), strict=True):  # 2 input px a frame: the whole step
+        assert np.abs(a - b).max() <= 1
+    for a, b in zip(run(1.0, 0.75, 0), run(1.0, 0.0, 0), strict=True):
+        assert np.array_equal(a, b)
+    for step in (0.5, 1.0):  # nothing averaged yet (a still image, a track's first frame): the whole step twice
+        assert np.array_equal(run(step, 0.75, 0, n=1)[0], run(step, 0.0, 0, n=1)[0])
+
+
 def test_a_face_leaving_the_frame_does_not_stop_the_run() -> None:
     """A face that slides off the frame's edge leaves a sliver of its region on the canvas, narrower than the
     flow can take (OpenCV's DIS raised and stopped the blend stage): the run goes on, for served and
