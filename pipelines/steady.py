@@ -136,7 +136,8 @@ class SteadyFaces:
         shrink_from = FLOW_SHRINK_FROM if step > WEAK_STEP else min(FLOW_SHRINK_FROM, WEAK_FLOW_SHRINK_FROM)
         flow = self._flow_between(luma, p_luma, pixel, shrink_from)  # current(p) ~ previous(p + flow(p))
         sub = flow[::4, ::4]  # a median needs no more (a face region is up to a few megapixels)
-        stillness = float(np.exp(-((float(np.median(np.hypot(sub[..., 0], sub[..., 1]))) / pixel / STILL_MOTION) ** 2)))
+        motion = float(np.median(np.hypot(sub[..., 0], sub[..., 1]))) / pixel
+        stillness = float(np.exp(-((motion / STILL_MOTION) ** 2)))
         if still > weight:
             weight += (still - weight) * stillness
         map_x, map_y = _grid(shape)
