@@ -84,7 +84,7 @@ def add(sub: argparse._SubParsersAction) -> None:
         help="second back-projection step at the output's resolution over each face's region (0 off; default by "
         "source, measured: 1.0 for lossless codecs and PNG/BMP/TIFF, 0 for compressed video and cameras; JPEG and "
         "MJPEG files by their quality, 0 up to 85, 0.5 from 90; H.264 files and cameras by their keyframe QP, 0 "
-        "from 30, 0.5 up to 22)",
+        "from 30, 0.5 up to 22; with --steady it runs before the average and again after it)",
     )
     p.add_argument("--codec", default="libx264")
     p.add_argument("--crf", type=int, default=18)
