@@ -499,10 +499,6 @@ class Runner:
         ``weight``, or up to ``still`` where the face holds still (0: no recursion state at all, and one step),
         the step again, and the finished face kept for the next frame."""
         share = self.config.blend.frame_consistency
-        if weight <= 0:
-            if share > 0:
-                project_region_inplace(canvas, image, crop_xyxy, share)
-            return
         # The step runs before the average, so that what it copies in from this frame is averaged with the past
         # too, and again after it. On lossless input the second step is whole (the input is the truth); on coded
         # input its share falls to STEP_AFTER_STILL for a still face, whose past frames averaged this frame's
@@ -510,6 +506,8 @@ class Runner:
         # averaged (a track's first frame, a still image) (BENCHMARKS.md, session 19).
         if share > 0:
             project_region_inplace(canvas, image, crop_xyxy, share)
+        if weight <= 0:
+            return
         stillness = self._steady.apply_inplace(track_id, canvas, crop_xyxy * factor, float(factor[0]), weight,
                                                share, still)  # fmt: skip
         if share > 0:
