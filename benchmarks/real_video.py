@@ -500,26 +500,24 @@ def probe_steady(args: argparse.Namespace) -> None:
     """The recursion's constants as the probe flags set them (module globals, read at each call)."""
     from vidfsr.pipelines import runner, steady
 
-    if args.steady_mask_gain is not None:
-        steady.MASK_GAIN = args.steady_mask_gain
     if args.steady_tolerance is not None:  # a default argument, bound when the class was defined
         steady.SteadyFaces.__init__.__defaults__ = (args.steady_tolerance,)
     if args.steady_flow is not None:
         steady.FLOW_PRESET = getattr(cv2, f"DISOPTICAL_FLOW_PRESET_{args.steady_flow.upper()}")
-    if args.steady_flow_refinement is not None:
-        steady.FLOW_REFINEMENT = args.steady_flow_refinement
-    if args.steady_flow_shrink_from is not None:
-        steady.FLOW_SHRINK_FROM = args.steady_flow_shrink_from
-    if args.still_gain is not None:
-        steady.STILL_GAIN = args.still_gain
-    if args.still_motion is not None:
-        steady.STILL_MOTION = args.still_motion
-    if args.weak_flow_shrink_from is not None:
-        steady.WEAK_FLOW_SHRINK_FROM = args.weak_flow_shrink_from
-    if args.step_after_still is not None:
-        runner.STEP_AFTER_STILL = args.step_after_still
-    if args.unanchored_weight is not None:  # the runner holds its own binding of the name
-        runner.UNANCHORED_WEIGHT = args.unanchored_weight
+    # Flag -> the module global it sets (the runner holds its own binding of UNANCHORED_WEIGHT).
+    constants = {
+        "steady_mask_gain": (steady, "MASK_GAIN"),
+        "steady_flow_refinement": (steady, "FLOW_REFINEMENT"),
+        "steady_flow_shrink_from": (steady, "FLOW_SHRINK_FROM"),
+        "still_gain": (steady, "STILL_GAIN"),
+        "still_motion": (steady, "STILL_MOTION"),
+        "weak_flow_shrink_from": (steady, "WEAK_FLOW_SHRINK_FROM"),
+        "step_after_still": (runner, "STEP_AFTER_STILL"),
+        "unanchored_weight": (runner, "UNANCHORED_WEIGHT"),
+    }
+    for flag, (module, name) in constants.items():
+        if getattr(args, flag) is not None:
+            setattr(module, name, getattr(args, flag))
 
 
 def command_line(args: argparse.Namespace) -> str:
