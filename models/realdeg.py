@@ -358,7 +358,7 @@ class RealDegradation:
     Reproducible: the same seed gives the same sequence of batches (x264 is deterministic with one thread).
     """
 
-    def __init__(self, config: RealDegradationConfig | None = None, seed: int = 0) -> None:
+    def __init__(self, config: RealDegradationConfig | None = None, seed: int | list[int] = 0) -> None:
         self.config = config or RealDegradationConfig()
         self.rng = np.random.default_rng(seed)
         names = list(self.config.kernels)

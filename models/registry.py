@@ -124,6 +124,15 @@ def _lite_real() -> FSRNetConfig:
     return LITE.replace(scale=4)
 
 
+@register("fsrnet_real")
+def _real() -> FSRNetConfig:
+    """The paper-size network (3.2 M parameters, 64 channels, two hourglasses) for the real-world degradation,
+    with the lite models' global residual: the capacity every CPU fine-tune of the lite network lacked (their
+    real-video gains all landed within hundredths of a dB of each other; BENCHMARKS.md, sessions 10-19). Six
+    times the lite network's compute: trained on a GPU (docs/training/gpu_train_real.sh)."""
+    return PAPER.replace(scale=4, global_residual=True)
+
+
 @register("fsrnet_lite_real_deep")
 def _lite_real_deep() -> FSRNetConfig:
     """``fsrnet_lite_real`` with the paper's 12 encoder blocks (at 64x64, cheap) and a third decoder block: more

@@ -116,7 +116,13 @@ class TrainConfig:
             as min(ema, (1 + t) / (10 + t)) over its t updates, so a run from scratch does not average in its
             random start.
         prefetch: batches assembled ahead in a thread (the degradation's OpenCV/x264 work releases the GIL, so
-            it runs beside the model's step on the second core).
+            it runs beside the model's step on the second core); with ``workers``, batches each process holds
+            ready.
+        workers: processes assembling batches (0: the prefetch thread). A GPU steps faster than one thread
+            degrades faces (~60 ms a batch of 14 with x264): 14 workers on a 16-core GPU machine. With workers,
+            each batch's degradation draws from its own seed, taken from the run's augmentation stream, so the
+            batches are the same for any number of workers and across a resume (a stream of its own: a run
+            started without workers draws another one). A run resumed from such a checkpoint keeps drawing so.
     """
 
     model: str = "fsrnet_lite_x8"
@@ -160,6 +166,7 @@ class TrainConfig:
     real_noise: float = 0.15
     real_jpeg: float = 0.15
     prefetch: int = 2
+    workers: int = 0
     loss: str = "mean"
     raw_weight: float = 0.0
     glasses: float = 0.0
@@ -197,6 +204,8 @@ class TrainConfig:
             raise ConfigError("the identity term needs both --identity WEIGHTS and --identity-weight W > 0")
         if self.stability_weight < 0 or (self.stability_weight > 0 and self.degradation != "real"):
             raise ConfigError("the stability term (--stability-weight) needs --degradation real")
+        if self.workers < 0:
+            raise ConfigError(f"--workers is a number of processes (0: a thread), got {self.workers}")
         if self.batch_size < 1 or self.steps < 0:
             raise ConfigError("batch_size must be >= 1 and steps >= 0")
 
@@ -359,6 +368,9 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
         id_net = load_identity_net(cfg.identity)
     state = {"step": 0, "epoch": 0, "pos": 0, "images": 0}
     aug_gen = torch.Generator().manual_seed(cfg.seed + 1)
+    # Each batch degraded from its own seed (drawn from aug_gen) instead of one sequential stream: what lets
+    # worker processes assemble batches in any order and still give the run one reproducible sequence.
+    seeded = cfg.workers > 0
     val_history: list[dict[str, float]] = []
     elapsed_before = 0.0
     if resume:
@@ -376,10 +388,13 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
             d_opt.load_state_dict(ckpt["d_opt"])
         state = dict(ckpt["state"])
         aug_gen.set_state(ckpt["rng"]["augment"])
-        if real is not None:
+        seeded = seeded or bool(ckpt["rng"].get("batch_seeds", False))
+        if real is not None and not seeded:
             if "degrade" not in ckpt["rng"]:
                 raise ConfigError(f"{resume} was trained with the paper degradation; start a new run for 'real'")
             real.set_state(json.loads(ckpt["rng"]["degrade"]))
+        elif real is not None and ckpt["train_config"].get("degradation", "paper") != "real":
+            raise ConfigError(f"{resume} was trained with the paper degradation; start a new run for 'real'")
         torch.set_rng_state(ckpt["rng"]["torch"])
         val_history = json.loads(ckpt["val_history"])
         elapsed_before = float(ckpt.get("elapsed", 0.0))
@@ -446,9 +461,10 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
     n = len(data)
     start = time.perf_counter()
 
-    def batches():
-        """Every batch with the data position and random states after it: what a checkpoint taken after this
-        step must store so a resumed run draws exactly the next batch (prefetching runs ahead of the step)."""
+    def plan():
+        """Every batch's faces, augmentation and degradation seed, with the data position and random states
+        after it: what a checkpoint taken after this step must store so a resumed run draws exactly the next
+        batch (prefetching runs ahead of the step)."""
         pos, epoch = state["pos"], state["epoch"]
         order = _epoch_order(cfg.seed, epoch, n)
         while True:
@@ -460,17 +476,30 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
             # Per-face seeds for the glasses augmentation, drawn only when it is on (runs without it, and their
             # checkpoints, keep the random stream they had).
             seeds = torch.randint(0, 2**31 - 1, (len(index),), generator=aug_gen) if cfg.glasses > 0 else None
+            batch_seed = int(torch.randint(0, 2**62, (1,), generator=aug_gen)) if seeded and real else None
             pos += len(index)
             index, ops = index[dist.rank :: dist.world], ops[dist.rank :: dist.world]
             if seeds is not None:
                 seeds = seeds[dist.rank :: dist.world]
-            tensors = data.batch(index, ops, seeds)
-            after = {"augment": aug_gen.get_state(), **({"degrade": json.dumps(real.get_state())} if real else {})}
-            yield tensors, {"pos": pos, "epoch": epoch}, after
+            degrade_seed = None if batch_seed is None else [batch_seed, dist.rank]
+            yield (index, ops, seeds, degrade_seed), {"pos": pos, "epoch": epoch}, {"augment": aug_gen.get_state()}
 
-    feed = Prefetcher(batches(), cfg.prefetch)
+    def batches():
+        for (index, ops, seeds, degrade_seed), position, after in plan():
+            tensors = data.batch(index, ops, seeds, degrade_seed)
+            if real is not None and not seeded:
+                after["degrade"] = json.dumps(real.get_state())
+            yield tensors, position, after
+
+    if cfg.workers > 0:
+        feed: Prefetcher | WorkerBatches = WorkerBatches(data, plan(), cfg.workers, cfg.prefetch,
+                                                         pin=device.type == "cuda")  # fmt: skip
+    else:
+        feed = Prefetcher(batches(), cfg.prefetch)
     rng_after = {"augment": aug_gen.get_state(), "torch": torch.get_rng_state()}
-    if real is not None:
+    if seeded:
+        rng_after["batch_seeds"] = True
+    elif real is not None:
         rng_after["degrade"] = json.dumps(real.get_state())
     window_t, window_imgs = time.perf_counter(), 0
     terms: dict[str, float] = {}
@@ -540,7 +569,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
                 state["ema_updates"] = ema.updates
             state["step"] += 1
             state["images"] += cfg.batch_size
-            rng_after = {**after, "torch": torch.get_rng_state()}
+            rng_after = {**after, "torch": torch.get_rng_state(), **({"batch_seeds": True} if seeded else {})}
             window_imgs += cfg.batch_size
             step = state["step"]
             if not dist.main:
@@ -685,6 +714,58 @@ class Prefetcher:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=5)
+
+
+class _PlannedBatch(torch.utils.data.Dataset):
+    """A batch assembled in a worker process from its plan entry (``train``'s ``plan``)."""
+
+    def __init__(self, data: TrainBatches) -> None:
+        self.data = data
+
+    def __len__(self) -> int:  # the plan is endless; DataLoader asks only where a length is used
+        return len(self.data)
+
+    def __getitem__(self, item):
+        (index, ops, seeds, degrade_seed), position, after = item
+        return self.data.batch(index, ops, seeds, degrade_seed), position, after
+
+
+def _as_is(item):
+    return item
+
+
+def _init_batch_worker(_worker_id: int) -> None:
+    import cv2
+
+    cv2.setNumThreads(1)  # one process per core: OpenCV's own pool would oversubscribe them
+
+
+class WorkerBatches:
+    """Batches assembled by ``workers`` processes (a ``torch.utils.data.DataLoader`` over the plan), in plan
+    order; a worker's exception re-raises in ``next``, and a worker silent for ``timeout`` seconds raises too."""
+
+    def __init__(self, data: TrainBatches, plan, workers: int, depth: int, pin: bool = False,
+                 timeout: float = 300.0) -> None:  # fmt: skip
+        import multiprocessing
+
+        # fork shares the in-memory training set with the workers instead of pickling ~1 GB to each; where
+        # the platform has no fork the default context does the pickling.
+        ctx = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
+        self._loader = torch.utils.data.DataLoader(
+            _PlannedBatch(data), sampler=plan, batch_size=None, collate_fn=_as_is, num_workers=workers,
+            prefetch_factor=max(depth, 1), pin_memory=pin, timeout=timeout, worker_init_fn=_init_batch_worker,
+            multiprocessing_context=ctx,
+        )  # fmt: skip
+        self._iter = iter(self._loader)
+
+    def next(self):
+        return next(self._iter)
+
+    def close(self) -> None:
+        shutdown = getattr(self._iter, "_shutdown_workers", None)
+        if shutdown is not None:
+            shutdown()
+        self._iter = None
 
 
 def model_fingerprint(model: torch.nn.Module) -> np.ndarray:

@@ -64,10 +64,17 @@ class TrainBatches:
     def __len__(self) -> int:
         return len(self.images)
 
-    def batch(self, index: Tensor, ops: Tensor, seeds: Tensor | None = None) -> tuple[Tensor, ...]:
+    def batch(
+        self, index: Tensor, ops: Tensor, seeds: Tensor | None = None, degrade_seed: int | list[int] | None = None
+    ) -> tuple[Tensor, ...]:
         """(lr_up, hr, heatmaps, parsing) for faces ``index`` with augmentation ``ops`` ([B] ints in 0..7:
         bit 2 = horizontal flip, bits 0-1 = number of 90-degree rotations); with ``pairs`` also (lr_up, hr) of
-        the same faces one frame away. ``seeds`` ([B] ints) drive the glasses augmentation, face by face."""
+        the same faces one frame away. ``seeds`` ([B] ints) drive the glasses augmentation, face by face.
+        ``degrade_seed``: the real degradation of this batch draws from this seed instead of the shared stream
+        (batches assembled in worker processes, ``TrainConfig.workers``)."""
+        real = self.real
+        if real is not None and degrade_seed is not None:
+            real = RealDegradation(real.config, seed=degrade_seed)
         images = self.images[index]
         if self.glasses > 0:
             if seeds is None:
@@ -94,19 +101,18 @@ class TrainBatches:
             out_heat.append(m)
             out_parse.append(p)
         hr = torch.stack(out_hr)
-        if self.real is None:
+        if real is None:
             lr_up = degrade(hr, self.scale)
         elif self.pairs:
-            assert self.real is not None
             faces = (hr * 255).round().byte().permute(0, 2, 3, 1).numpy()
-            ups, moved, _ = self.real.degrade_burst_with_truth(faces, 2, order="rgb")
+            ups, moved, _ = real.degrade_burst_with_truth(faces, 2, order="rgb")
             pair = torch.from_numpy(ups).permute(0, 1, 4, 2, 3).float() / 255  # [B,2,3,H,W]
             truth = torch.from_numpy(moved[:, 1]).permute(0, 3, 1, 2).float() / 255
             return pair[:, 0].contiguous(), hr, torch.stack(out_heat), torch.stack(out_parse), \
                 pair[:, 1].contiguous(), truth  # fmt: skip
         elif self.frames == 1:
             faces = (hr * 255).round().byte().permute(0, 2, 3, 1).numpy()
-            ups, info = self.real.degrade_batch(faces, order="rgb")
+            ups, info = real.degrade_batch(faces, order="rgb")
             lr_up = torch.from_numpy(ups).permute(0, 3, 1, 2).float() / 255
             if self.projection:
                 sides = torch.tensor([d.lr_side for d in info], dtype=torch.float32)
@@ -114,7 +120,7 @@ class TrainBatches:
                 return lr_up, hr, torch.stack(out_heat), torch.stack(out_parse), sides, shares
         else:
             faces = (hr * 255).round().byte().permute(0, 2, 3, 1).numpy()
-            ups, _ = self.real.degrade_burst(faces, self.frames, order="rgb")  # [B,K,H,W,3]
+            ups, _ = real.degrade_burst(faces, self.frames, order="rgb")  # [B,K,H,W,3]
             b, k, h, w, _c = ups.shape
             lr_up = torch.from_numpy(ups).permute(0, 1, 4, 2, 3).reshape(b, 3 * k, h, w).float() / 255
         return lr_up, hr, torch.stack(out_heat), torch.stack(out_parse)

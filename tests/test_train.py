@@ -85,6 +85,57 @@ def test_resume_is_exact_with_the_real_degradation(prepared: Path, tmp_path: Pat
         train(_cfg(prepared, tmp_path / "c", steps=6, degradation="real"), resume=tmp_path / "c" / "last.pt")
 
 
+def test_worker_processes_give_the_same_batches_for_any_count_and_resume_exactly(
+    prepared: Path, tmp_path: Path
+) -> None:
+    """Batches assembled by worker processes (a GPU's feed) are a function of the run's seed alone: one worker
+    or two, straight or resumed, the run is the same; and each batch is degraded afresh."""
+    real = {"degradation": "real", "model": "fsrnet_lite_real"}
+    one = train(_cfg(prepared, tmp_path / "a", workers=1, **real))
+    train(_cfg(prepared, tmp_path / "b", workers=2, steps=3, **real))
+    resumed = train(_cfg(prepared, tmp_path / "b", workers=2, **real), resume=tmp_path / "b" / "last.pt")
+    assert one["steps"] == resumed["steps"] == 6
+    assert _losses(tmp_path / "a") == _losses(tmp_path / "b")
+    a, b = load_checkpoint(tmp_path / "a/last.pt"), load_checkpoint(tmp_path / "b/last.pt")
+    for key, value in a["model"].items():
+        assert torch.equal(value, b["model"][key]), key
+    assert a["rng"]["batch_seeds"] and "degrade" not in a["rng"]
+    # Resumed without workers, the checkpoint's way of drawing goes on: still the same run.
+    train(_cfg(prepared, tmp_path / "c", workers=1, steps=3, **real))
+    train(_cfg(prepared, tmp_path / "c", **real), resume=tmp_path / "c" / "last.pt")
+    assert _losses(tmp_path / "a") == _losses(tmp_path / "c")
+    # Each batch has its own degradation: the same faces in two batches get different inputs.
+    from vidfsr.models.dataset_format import load_prepared
+    from vidfsr.models.train import real_degradation_config
+    from vidfsr.models.train_data import TrainBatches
+
+    cfg = _cfg(prepared, tmp_path / "d", **real)
+    data = TrainBatches(load_prepared(prepared, "train"), 4, 64, real=RealDegradation(real_degradation_config(cfg)))
+    index, ops = torch.arange(4), torch.zeros(4, dtype=torch.int64)
+    x1, x2, x1_again = (data.batch(index, ops, None, [s, 0])[0] for s in (1, 2, 1))
+    assert torch.equal(x1, x1_again) and not torch.equal(x1, x2)
+
+
+def test_a_failing_batch_worker_stops_the_run_with_its_error(
+    prepared: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker process that fails re-raises in the training loop (it must never hang the run)."""
+    from vidfsr.models.train_data import TrainBatches
+
+    original = TrainBatches.batch
+
+    def failing(self, index, ops, seeds=None, degrade_seed=None):
+        if int(index[0]) == int(self.failing_at):
+            raise ValueError("a corrupt face in the batch")
+        return original(self, index, ops, seeds, degrade_seed)
+
+    # The workers are forked from this process: they inherit the patched method.
+    monkeypatch.setattr(TrainBatches, "batch", failing)
+    monkeypatch.setattr(TrainBatches, "failing_at", 0, raising=False)
+    with pytest.raises(ValueError, match="corrupt face"):
+        train(_cfg(prepared, tmp_path / "f", workers=2, steps=50, batch_size=1, ckpt_every=1000))
+
+
 def test_real_sides_set_the_training_range_and_the_metadata(prepared: Path, tmp_path: Path) -> None:
     """A widened LR side range reaches the degradation (every drawn side inside it) and the weights' metadata."""
     from vidfsr.models.train import real_degradation_config
