@@ -68,7 +68,7 @@ train_run() {
     timeout --signal=INT --kill-after=60 "$budget" python3 -m vidfsr.cli train --model "$MODEL" \
         --data .gpu_data/faces128 --out /tmp/vidfsr_run --degradation real --real-sides 12 80 \
         --loss projected --raw-weight 0.3 --ema 0.999 --batch-size "$BATCH" --lr "$LR" --steps 1000000 \
-        --workers "$workers" --prefetch 4 --device "$device" --val-hr .gpu_data/val/HR --val-images 200 \
+        --workers "$workers" --prefetch 2 --device "$device" --val-hr .gpu_data/val/HR --val-images 200 \
         --val-every 1000 --ckpt-every 500 --log-every 100 ${RESUME:+--resume "$RESUME"} \
         > "$OUT/train_stdout.txt" 2>&1 || true
     tail -5 "$OUT/train_stdout.txt"
@@ -80,6 +80,8 @@ train_run() {
 case "$MODE" in
 stage)
     nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+    # The workers hand batches over through shared memory (~45 MB a batch of 32 with its prior maps, 2 ahead each).
+    df -h /dev/shm || true
     unpack_stage
     layout
     smoke
