@@ -734,12 +734,6 @@ def _as_is(item):
     return item
 
 
-def _init_batch_worker(_worker_id: int) -> None:
-    import cv2
-
-    cv2.setNumThreads(1)  # one process per core: OpenCV's own pool would oversubscribe them
-
-
 class WorkerBatches:
     """Batches assembled by ``workers`` processes (a ``torch.utils.data.DataLoader`` over the plan), in plan
     order; a worker's exception re-raises in ``next``, and a worker silent for ``timeout`` seconds raises too."""
@@ -753,10 +747,18 @@ class WorkerBatches:
         ctx = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
         self._loader = torch.utils.data.DataLoader(
             _PlannedBatch(data), sampler=plan, batch_size=None, collate_fn=_as_is, num_workers=workers,
-            prefetch_factor=max(depth, 1), pin_memory=pin, timeout=timeout, worker_init_fn=_init_batch_worker,
-            multiprocessing_context=ctx,
+            prefetch_factor=max(depth, 1), pin_memory=pin, timeout=timeout, multiprocessing_context=ctx,
         )  # fmt: skip
-        self._iter = iter(self._loader)
+        import cv2
+
+        # The workers are forked with OpenCV's thread pool at rest, and inherit one thread each (a process per
+        # core): a child that resizes its pool after forking from a parent whose pool had run hangs.
+        threads = cv2.getNumThreads()
+        cv2.setNumThreads(1)
+        try:
+            self._iter = iter(self._loader)  # forks the workers
+        finally:
+            cv2.setNumThreads(threads)
 
     def next(self):
         return next(self._iter)
