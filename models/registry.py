@@ -129,7 +129,7 @@ def _real() -> FSRNetConfig:
     """The paper-size network (3.2 M parameters, 64 channels, two hourglasses) for the real-world degradation,
     with the lite models' global residual: the capacity every CPU fine-tune of the lite network lacked (their
     real-video gains all landed within hundredths of a dB of each other; BENCHMARKS.md, sessions 10-19). Six
-    times the lite network's compute: trained on a GPU (docs/training/gpu_train_real.sh)."""
+    times the lite network's multiply-adds (3.8x its CPU time a face): trained on a GPU (docs/training/DEVICE.md)."""
     return PAPER.replace(scale=4, global_residual=True)
 
 
