@@ -281,6 +281,49 @@ def expand_blocks(state: dict[str, Tensor], old: FSRNetConfig, new: FSRNet) -> d
     return target
 
 
+def expand_width(state: dict[str, Tensor], old: FSRNetConfig, new: FSRNet, seed: int = 0) -> dict[str, Tensor]:
+    """Weights of an FSRNet as a twice-as-wide one's starting point, with the same output (Net2Net's widening).
+
+    Each branch whose width doubles (``channels``: the SR branches; ``prior_channels``: the prior network)
+    gets every channel twice, the copy after the originals; each layer that reads doubled channels splits its
+    weights between the two copies at a random share in [0.25, 0.75] per weight, so the sum, and the output, is
+    unchanged while the copies' gradients differ (equal halves would leave them copies forever). Batch-norm
+    statistics and parameters are copied with their channels. Block counts must match (``expand_blocks``
+    grows depth afterwards).
+    """
+    for field in ("channels", "prior_channels"):
+        if getattr(new.cfg, field) not in (getattr(old, field), 2 * getattr(old, field)):
+            raise ConfigError(f"{field} can only stay or double: {getattr(old, field)} -> {getattr(new.cfg, field)}")
+    if old.replace(channels=new.cfg.channels, prior_channels=new.cfg.prior_channels) != new.cfg:
+        raise ConfigError(f"weights of {old} do not widen into {new.cfg}: only the widths may differ")
+    gen = torch.Generator().manual_seed(seed)
+    target = new.state_dict()
+    kinds = {name: type(m) for name, m in new.named_modules()}
+    out: dict[str, Tensor] = {}
+    for key, value in state.items():
+        want = target[key].shape
+        if value.shape == want:
+            out[key] = value.clone()
+            continue
+        module, _, leaf = key.rpartition(".")
+        transposed = kinds.get(module) is nn.ConvTranspose2d
+        in_dim, out_dim = (0, 1) if transposed else (1, 0)
+        v = value
+        if leaf == "weight" and v.dim() == 4 and want[in_dim] != v.shape[in_dim]:
+            # The doubled inputs come first (the decoder reads [features, heatmaps, parsing maps]).
+            d = want[in_dim] - v.shape[in_dim]
+            head, rest = v.narrow(in_dim, 0, d), v.narrow(in_dim, d, v.shape[in_dim] - d)
+            share = 0.25 + 0.5 * torch.rand(head.shape, generator=gen, dtype=torch.float64)
+            v = torch.cat([head * share.to(v.dtype), head * (1 - share).to(v.dtype), rest], in_dim)
+        dim = out_dim if v.dim() == 4 else 0
+        if v.dim() and want[dim] != v.shape[dim]:
+            v = torch.cat([v, v], dim)
+        if v.shape != want:
+            raise ConfigError(f"weights {key} {tuple(value.shape)} do not widen to {tuple(want)}")
+        out[key] = v.contiguous()
+    return out
+
+
 def count_macs(model: nn.Module, size: int = 128) -> int:
     """Multiply-accumulates of one forward pass on a single size x size face (convs and linears)."""
     macs = 0

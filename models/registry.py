@@ -133,6 +133,15 @@ def _real() -> FSRNetConfig:
     return PAPER.replace(scale=4, global_residual=True)
 
 
+@register("fsrnet_real_grown")
+def _real_grown() -> FSRNetConfig:
+    """``fsrnet_real`` with one hourglass: what the shipped lite weights grow into without losing what they
+    learned (``--init`` with them: ``expand_width`` doubles both widths, ``expand_blocks`` adds the blocks; the
+    network starts with the lite one's output and learns what the capacity adds). For a short GPU budget, where
+    a run from scratch would spend its time catching up (docs/training/DEVICE.md)."""
+    return PAPER.replace(scale=4, global_residual=True, hourglasses=1)
+
+
 @register("fsrnet_lite_real_deep")
 def _lite_real_deep() -> FSRNetConfig:
     """``fsrnet_lite_real`` with the paper's 12 encoder blocks (at 64x64, cheap) and a third decoder block: more

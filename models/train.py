@@ -33,7 +33,7 @@ from vidfsr.errors import ConfigError, InputError
 from .dataset_format import load_prepared
 from .evaluate import EvalSet, load_eval_set, real_burst_eval_set, real_eval_set, score, super_resolve
 from .fsrgan import perceptual_loss
-from .fsrnet import FSRNet, FSRNetConfig, expand_blocks, expand_frames
+from .fsrnet import FSRNet, FSRNetConfig, expand_blocks, expand_frames, expand_width
 from .io import save_weights
 from .losses import fsrnet_loss
 from .realdeg import RealDegradation, RealDegradationConfig
@@ -342,15 +342,20 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
 
         init = load_model(cfg.init)
         # The network is the same for every scale (its input is always 128x128): x8 weights can start x4,
-        # single-frame weights a K-frame model (the other frames' input weights start at zero), and a
-        # shallower network a deeper one (the new residual blocks start as the identity).
+        # single-frame weights a K-frame model (the other frames' input weights start at zero), a shallower
+        # network a deeper one (the new residual blocks start as the identity), and a network one of twice
+        # its widths (each channel copied, its readers' weights split between the copies).
         grown = {"scale": mcfg.scale, "frames": mcfg.frames, "coarse_blocks": mcfg.coarse_blocks,
-                 "encoder_blocks": mcfg.encoder_blocks, "decoder_blocks": mcfg.decoder_blocks}  # fmt: skip
+                 "encoder_blocks": mcfg.encoder_blocks, "decoder_blocks": mcfg.decoder_blocks,
+                 "channels": mcfg.channels, "prior_channels": mcfg.prior_channels}  # fmt: skip
         if init.cfg.replace(**grown) != mcfg:
             raise ConfigError(f"--init {cfg.init} has config {init.cfg}, which differs from {cfg.model}'s")
-        state = expand_frames(init.state_dict(), mcfg.frames)
-        model.load_state_dict(expand_blocks(state, init.cfg, model) if init.cfg.replace(**grown) != init.cfg
-                              else state)  # fmt: skip
+        state, start = expand_frames(init.state_dict(), mcfg.frames), init.cfg.replace(frames=mcfg.frames)
+        widths = {"channels": mcfg.channels, "prior_channels": mcfg.prior_channels}
+        if start.replace(**widths) != start:
+            wide = FSRNet(start.replace(**widths))
+            state, start = expand_width(state, start, wide, seed=cfg.seed), wide.cfg
+        model.load_state_dict(expand_blocks(state, start, model) if start != mcfg else state)
     optimizer = torch.optim.RMSprop(model.parameters(), lr=cfg.lr)
     disc = d_opt = vgg = None
     if cfg.gan:

@@ -38,9 +38,11 @@ def test_the_slimmed_tree_fits_a_device_call_beside_the_crops_and_restores(tmp_p
     slim = _travelling_bytes(clone)
     assert slim + CROPS_ZIP < LIMIT, f"the slimmed tree ({slim} bytes) no longer fits beside the crops"
     tracked = set(_git(clone, "ls-files").split())
-    for needed in ("models/train.py", "pipelines/blend.py", "vidfsr/cli.py", "docs/training/gpu_train_real.sh"):
+    for needed in ("models/train.py", "pipelines/blend.py", "vidfsr/cli.py", "docs/training/gpu_train_real.sh",
+                   "vidfsr/weights/fsrnet_lite_real.safetensors"):  # fmt: skip
         assert needed in tracked, needed  # the code the device runs still travels
     assert not any(n.startswith(("checkpoints/", "benchmarks/results/")) for n in tracked)
+    assert not any(n.startswith("vidfsr/weights/") and n.endswith(".png") for n in tracked)
     assert (clone / "checkpoints").is_dir()  # nothing deleted from disk
     subprocess.run(["bash", "docs/training/device_tree.sh", "restore"], cwd=clone, check=True, capture_output=True)
     assert _git(clone, "status", "--porcelain") == ""

@@ -121,6 +121,50 @@ def test_deeper_model_starts_as_the_trained_one() -> None:
     assert create_model("fsrnet_lite_real_deep").cfg.encoder_blocks == 12
 
 
+def test_wider_model_starts_as_the_trained_one_and_its_copies_part() -> None:
+    """expand_width doubles both widths with the same output (eval and training mode), and the channel copies
+    learn apart after a step (equal weight splits would keep them copies); the shipped lite weights grow into
+    fsrnet_real_grown with their output."""
+    from vidfsr.models.fsrnet import expand_blocks, expand_width
+
+    torch.manual_seed(0)
+    narrow = create_model("fsrnet_lite_real", **TINY)
+    narrow.train()
+    with torch.no_grad():  # batch-norm statistics that are not the defaults, as trained weights have
+        narrow(torch.rand(4, 3, 128, 128))
+    wide = create_model("fsrnet_lite_real", **{**TINY, "channels": 16, "prior_channels": 32})
+    wide.load_state_dict(expand_width(narrow.state_dict(), narrow.cfg, wide))
+    x = torch.rand(2, 3, 128, 128)
+    for mode in ("eval", "train"):
+        narrow.train(mode == "train")
+        wide.train(mode == "train")
+        with torch.no_grad():
+            a, b = narrow(x), wide(x)
+        for field in ("image", "coarse", "heatmaps", "parsing"):
+            assert torch.allclose(getattr(a, field), getattr(b, field), atol=1e-4), (mode, field)
+    c = 8  # the first encoder convolution's outputs: channel i and its copy i + c
+    first = wide.encoder[0].weight
+    assert torch.equal(first[:c], first[c:])
+    opt = torch.optim.SGD(wide.parameters(), lr=0.1)
+    wide(x).image.square().mean().backward()
+    opt.step()
+    assert not torch.allclose(first[:c], first[c:])
+    with pytest.raises(ConfigError, match="stay or double"):
+        expand_width(narrow.state_dict(), narrow.cfg, create_model("fsrnet_lite_real", **{**TINY, "channels": 12}))
+    with pytest.raises(ConfigError, match="only the widths"):
+        deeper = create_model("fsrnet_lite_real", **{**TINY, "channels": 16, "encoder_blocks": 3})
+        expand_width(narrow.state_dict(), narrow.cfg, deeper)
+    from vidfsr.models.io import load_model
+
+    shipped = load_model("fsrnet_lite_real").eval()
+    grown = create_model("fsrnet_real_grown")
+    start = create_model("fsrnet_lite_real", channels=64, prior_channels=128)
+    grown.load_state_dict(expand_blocks(expand_width(shipped.state_dict(), shipped.cfg, start), start.cfg, grown))
+    grown.eval()
+    with torch.no_grad():
+        assert torch.allclose(shipped(x).image, grown(x).image, atol=1e-5)
+
+
 def test_paper_configuration_is_literal_and_its_loss_is_eq4() -> None:
     """The registered paper network has no global residual (a named variant has it), and the ``paper`` loss is
     eq. 4: per-image sums of squared errors, halved, averaged over the batch."""

@@ -469,13 +469,13 @@ def test_init_from_weights_of_another_scale(prepared: Path, tmp_path: Path) -> N
     assert load_model(summary["weights"]).cfg.scale == 4
     from vidfsr.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="differs"):
+    with pytest.raises(ConfigError, match="stay or double"):  # 8 -> 32 channels: neither the same nor doubled
         train(_cfg(prepared, tmp_path / "bad", model="fsrnet_lite_x4", model_overrides={}, init=str(path), steps=1))
 
 
 def test_deeper_model_trains_from_shallower_weights(prepared: Path, tmp_path: Path) -> None:
     """``--init`` with a shallower network's weights grows the model: the trained blocks are kept, the new ones
-    learn; shallower-than-init or another width is refused with the configs named."""
+    learn; a network of twice the widths grows from them too; a width neither the same nor doubled is refused."""
     shallow = create_model("fsrnet_lite_real", **TINY)
     path = save_weights(shallow, tmp_path / "shallow.safetensors")
     deeper = {**TINY, "encoder_blocks": 3}
@@ -486,8 +486,15 @@ def test_deeper_model_trains_from_shallower_weights(prepared: Path, tmp_path: Pa
     assert deep.encoder[2 + 2].body[4].weight.abs().sum() > 0  # the new block's scale moved off zero
     from vidfsr.errors import ConfigError
 
+    wider = {**deeper, "channels": 16, "prior_channels": 32}
+    wide = load_model(train(_cfg(prepared, tmp_path / "wide", model="fsrnet_lite_real", model_overrides=wider,
+                                 degradation="real", init=str(path), steps=2))["weights"])  # fmt: skip
+    assert (wide.cfg.channels, wide.cfg.prior_channels, wide.cfg.encoder_blocks) == (16, 32, 3)
+    with pytest.raises(ConfigError, match="stay or double"):
+        train(_cfg(prepared, tmp_path / "w", model="fsrnet_lite_real", model_overrides={**TINY, "channels": 12},
+                   degradation="real", init=str(path), steps=1))  # fmt: skip
     with pytest.raises(ConfigError, match="differs"):
-        train(_cfg(prepared, tmp_path / "w", model="fsrnet_lite_real", model_overrides={**TINY, "channels": 16},
+        train(_cfg(prepared, tmp_path / "h", model="fsrnet_lite_real", model_overrides={**TINY, "hourglasses": 2},
                    degradation="real", init=str(path), steps=1))  # fmt: skip
 
 

@@ -17,6 +17,8 @@ slim)
     if grep -q "^$MARK" "$EXCLUDE" 2>/dev/null; then echo "already slim"; exit 0; fi
     git diff --cached --quiet || { echo "the index holds staged changes: commit or unstage them first" >&2; exit 2; }
     git rm -r -q --cached "${HEAVY[@]}"
+    # The shipped lite weights travel: the grown model starts from them (gpu_train_real.sh's INIT).
+    git add -f vidfsr/weights/fsrnet_lite_real.safetensors
     { echo "$MARK"; for p in "${HEAVY[@]}"; do echo "/$p"; done; echo "$MARK end"; } >> "$EXCLUDE"
     echo "travels: $(git ls-files -z | du -cb --files0-from=- | tail -1 | cut -f1) bytes tracked"
     ;;
