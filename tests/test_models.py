@@ -91,18 +91,24 @@ def test_k_frame_model_starts_as_the_single_frame_one() -> None:
     assert count_macs(three) > count_macs(one)
 
 
+def _tiny_with_statistics() -> torch.nn.Module:
+    """A tiny real-world FSRNet (seeded) whose batch-norm statistics are not the defaults, as trained weights'
+    are: what growing a network must carry over."""
+    torch.manual_seed(0)
+    model = create_model("fsrnet_lite_real", **TINY)
+    model.train()
+    with torch.no_grad():
+        model(torch.rand(4, 3, 128, 128))
+    return model
+
+
 def test_deeper_model_starts_as_the_trained_one() -> None:
     """expand_blocks keeps every trained block in place and starts the new ones as the identity: the deeper
     network's output equals the shallow one's exactly, the new blocks then get gradients, and shrinking or a
     different width is refused."""
     from vidfsr.models.fsrnet import expand_blocks
 
-    torch.manual_seed(0)
-    shallow = create_model("fsrnet_lite_real", **TINY)
-    shallow.train()
-    with torch.no_grad():  # batch-norm statistics that are not the defaults, as trained weights have
-        shallow(torch.rand(4, 3, 128, 128))
-    shallow.eval()
+    shallow = _tiny_with_statistics().eval()
     deep = create_model("fsrnet_lite_real", **{**TINY, "coarse_blocks": 2, "encoder_blocks": 3, "decoder_blocks": 2})
     deep.load_state_dict(expand_blocks(shallow.state_dict(), shallow.cfg, deep))
     deep.eval()
@@ -127,11 +133,7 @@ def test_wider_model_starts_as_the_trained_one_and_its_copies_part() -> None:
     fsrnet_real_grown with their output."""
     from vidfsr.models.fsrnet import expand_blocks, expand_width
 
-    torch.manual_seed(0)
-    narrow = create_model("fsrnet_lite_real", **TINY)
-    narrow.train()
-    with torch.no_grad():  # batch-norm statistics that are not the defaults, as trained weights have
-        narrow(torch.rand(4, 3, 128, 128))
+    narrow = _tiny_with_statistics()
     wide = create_model("fsrnet_lite_real", **{**TINY, "channels": 16, "prior_channels": 32})
     wide.load_state_dict(expand_width(narrow.state_dict(), narrow.cfg, wide))
     x = torch.rand(2, 3, 128, 128)
