@@ -594,6 +594,29 @@ def serving_range(
     return max(best[0]["crop_px"][0], 8), min(best[-1]["crop_px"][1], 128)
 
 
+def merge_sizes(tables: list[list[dict]]) -> list[dict]:
+    """One per-size table (``by_native_size``) from the tables of several ``--force`` runs over different
+    conditions, so the serving rule sees all of them at once (a run at 4x and 8x, another at 3x and CRF 38, ...).
+    Faces add up, mean gains are weighted by faces; a condition measured by two runs is an error (which one
+    counts would be arbitrary)."""
+    merged: dict[tuple[int, int], dict] = {}
+    for table in tables:
+        for row in table:
+            key = (row["crop_px"][0], row["crop_px"][1])
+            m = merged.setdefault(key, {"crop_px": list(key), "faces": 0, "gain_db": 0.0, "share_better": 0.0,
+                                        "conditions": {}})  # fmt: skip
+            n = m["faces"] + row["faces"]
+            for field in ("gain_db", "share_better"):
+                m[field] = (m[field] * m["faces"] + row.get(field, 0.0) * row["faces"]) / max(n, 1)
+            m["faces"] = n
+            for cond, value in row.get("conditions", {}).items():
+                if cond in m["conditions"]:
+                    raise ValueError(f"condition {cond} at {key[0]}-{key[1]} px is in two of the tables: merge runs "
+                                     "of different conditions")  # fmt: skip
+                m["conditions"][cond] = value
+    return [merged[k] for k in sorted(merged)]
+
+
 def write_range(rows: list[dict], weights: str) -> None:
     """Write :func:`serving_range` into the weights, with the per-size measurements it came from."""
     from vidfsr.models.io import update_metadata

@@ -46,3 +46,17 @@ def test_a_size_that_loses_on_one_clip_is_left_to_bicubic() -> None:
     assert real_video.serving_range(rows) == (32, 48)
     rows[1]["conditions"]["x4 23"]["clips"]["b"]["gain_db"] = -0.03  # within one clip's spread
     assert real_video.serving_range(rows) == (32, 112)  # and clip c has too few faces to count
+
+
+def test_runs_over_different_conditions_merge_and_a_loss_in_either_counts() -> None:
+    """A range measured at 4x/8x only can be too wide for 3x: merged, the rule sees both runs' conditions."""
+    first = [_row(16, 24, x8_lossless=1.5), _row(96, 112, x4_lossless=0.3)]
+    second = [_row(16, 24, x3_33=0.2), _row(96, 112, x3_33=-0.2)]
+    assert real_video.serving_range(first) == (16, 112)
+    merged = real_video.merge_sizes([first, second])
+    assert [r["crop_px"] for r in merged] == [[16, 24], [96, 112]]
+    assert merged[0]["faces"] == 80 and merged[0]["gain_db"] == pytest.approx((1.5 + 0.2) / 2)
+    assert set(merged[1]["conditions"]) == {"x4 lossless", "x3 33"}
+    assert real_video.serving_range(merged) == (16, 24)
+    with pytest.raises(ValueError, match="x3 33"):
+        real_video.merge_sizes([second, second])
