@@ -109,6 +109,10 @@ class TrainConfig:
             stays usable without the step).
         glasses: the share of training faces that wear synthetic eyeglass frames (``glasses.draw_glasses``,
             drawn on the high-resolution face before any degradation); 0 leaves the data as it is.
+        augment: ``paper`` (the paper's: a horizontal flip and 0-3 quarter turns, 8 variants a face) or ``flip``
+            (upright faces, mirrored or not): the video pipeline only ever shows the model upright faces (the
+            detector finds them so), and with ``paper`` three of four training faces lie on their side or upside
+            down.
         ema: decay of an exponential moving average of the weights (0: off), kept beside the trained weights,
             checkpointed with them, validated and exported in their place. The fine-tunes' validation wandered by
             a few hundredths of a dB from one checkpoint to the next at a constant learning rate (the model cards'
@@ -170,6 +174,7 @@ class TrainConfig:
     loss: str = "mean"
     raw_weight: float = 0.0
     glasses: float = 0.0
+    augment: str = "paper"
     ema: float = 0.0
 
     def __post_init__(self) -> None:
@@ -181,6 +186,8 @@ class TrainConfig:
             raise ConfigError("--loss projected needs --degradation real (each face's LR side) and no stability term")
         if self.raw_weight < 0 or (self.raw_weight > 0 and self.loss != "projected"):
             raise ConfigError("--raw-weight is a weight >= 0 of the plain fine term beside --loss projected")
+        if self.augment not in AUGMENTS:
+            raise ConfigError(f"augment must be one of {', '.join(AUGMENTS)}, got {self.augment!r}")
         if not 0 <= self.glasses <= 1:
             raise ConfigError(f"--glasses is a share of faces in [0, 1], got {self.glasses}")
         if not 0 <= self.ema < 1:
@@ -246,6 +253,17 @@ def _init_distributed(device: torch.device) -> Dist:
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     return Dist(dist.get_rank(), dist.get_world_size())
+
+
+# The augmentation ops of ``TrainBatches.batch``: bit 2 = horizontal flip, bits 0-1 = quarter turns.
+AUGMENTS = ("paper", "flip")
+
+
+def draw_ops(gen: torch.Generator, n: int, augment: str) -> torch.Tensor:
+    """[n] augmentation ops: any of the 8 (``paper``) or a flip or none, upright (``flip``). One draw per face
+    either way, so the stream after it is the same length."""
+    ops = torch.randint(0, 8, (n,), generator=gen)
+    return ops if augment == "paper" else ops & 4
 
 
 def _epoch_order(seed: int, epoch: int, n: int) -> torch.Tensor:
@@ -477,7 +495,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
                 epoch, pos = epoch + 1, 0
                 order = _epoch_order(cfg.seed, epoch, n)
             index = order[pos : pos + min(cfg.batch_size, n)]
-            ops = torch.randint(0, 8, (len(index),), generator=aug_gen)  # drawn for the global batch on every rank
+            ops = draw_ops(aug_gen, len(index), cfg.augment)  # drawn for the global batch on every rank
             # Per-face seeds for the glasses augmentation, drawn only when it is on (runs without it, and their
             # checkpoints, keep the random stream they had).
             seeds = torch.randint(0, 2**31 - 1, (len(index),), generator=aug_gen) if cfg.glasses > 0 else None
@@ -647,6 +665,7 @@ def weights_metadata(
                 **({"raw_weight": cfg.raw_weight} if cfg.loss == "projected" else {}),
             },
             **({"glasses": cfg.glasses} if cfg.glasses > 0 else {}),
+            **({"augment": cfg.augment} if cfg.augment != "paper" else {}),
             **({"ema": cfg.ema} if cfg.ema > 0 else {}),
         },
         "metrics": val_history[-1] if val_history else {},

@@ -578,3 +578,24 @@ def test_stability_term_is_logged_and_in_the_total(prepared: Path, tmp_path: Pat
     assert losses["stability_weight"] == 2.0
     with pytest.raises(ConfigError, match="stability"):
         _cfg(prepared, tmp_path / "x", stability_weight=1.0)  # the paper degradation has no bursts
+
+
+def test_upright_augmentation_flips_like_the_paper_one_and_is_recorded(prepared: Path, tmp_path: Path) -> None:
+    """``--augment flip``: faces stay upright (the video pipeline shows the model no other), mirrored exactly as
+    the paper augmentation would mirror them from the same stream, which stays the same length; the weights'
+    metadata says so; an unknown name is refused with the choices."""
+    from vidfsr.models.train import draw_ops
+
+    g_paper, g_flip = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    paper, flip = draw_ops(g_paper, 512, "paper"), draw_ops(g_flip, 512, "flip")
+    assert set(paper.tolist()) == set(range(8))
+    assert set(flip.tolist()) == {0, 4}
+    assert torch.equal(flip, paper & 4)
+    assert torch.equal(g_paper.get_state(), g_flip.get_state())
+    upright = train(_cfg(prepared, tmp_path / "u", augment="flip"))
+    assert json.loads(read_metadata(upright["weights"])["training"])["augment"] == "flip"
+    turned = train(_cfg(prepared, tmp_path / "p"))
+    assert "augment" not in json.loads(read_metadata(turned["weights"])["training"])
+    assert _losses(tmp_path / "u") != _losses(tmp_path / "p")
+    with pytest.raises(ConfigError, match="paper, flip"):
+        _cfg(prepared, tmp_path / "x", augment="rotate")

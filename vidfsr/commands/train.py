@@ -121,6 +121,11 @@ def add(sub: argparse._SubParsersAction) -> None:
         "degradation): thin frames are what the model sharpened least on real video",
     )  # fmt: skip
     p.add_argument(
+        "--augment", choices=("paper", "flip"), default="paper",
+        help="paper: a flip and quarter turns (8 variants a face, the paper's); flip: upright faces only, mirrored "
+        "or not, as the video pipeline shows them",
+    )  # fmt: skip
+    p.add_argument(
         "--ema", type=float, default=0.0, metavar="DECAY",
         help="keep an exponential moving average of the weights with this decay (e.g. 0.999; 0: off), and "
         "validate and export it instead of the last step's weights",
