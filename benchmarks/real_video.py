@@ -60,28 +60,68 @@ def read_frames(path: Path, n: int) -> list[np.ndarray]:
     return out
 
 
+# The encoder runs in a fresh interpreter: in a process that has already decoded video, PyAV's libx264 gave a
+# different stream from the same frames on every call (threads 1, same options; session 24: a 160x302 clip at CRF
+# 38 coded six ways in six calls, its keyframe QP 38.43-38.63), so two runs of this benchmark scored slightly
+# different inputs and a face at the edge of the served range flipped between model and bicubic (s20 at 3x CRF
+# 38: +0.42 or +0.02 dB). A fresh process codes the same frames the same way every time, as the FFmpeg CLI does.
+_ENCODE = """
+import sys
+from fractions import Fraction
+import io
+import av, numpy as np
+data = np.load(io.BytesIO(sys.stdin.buffer.read()))
+frames, encoder, pix_fmt = data["frames"], str(data["encoder"]), str(data["pix_fmt"])
+options = dict(zip(data["keys"].tolist(), data["values"].tolist()))
+enc = av.CodecContext.create(encoder, "w")
+enc.width, enc.height, enc.pix_fmt, enc.time_base = frames.shape[2], frames.shape[1], pix_fmt, Fraction(1, 25)
+enc.options = options
+packets = []
+for i, f in enumerate(frames):
+    vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="bgr24").reformat(format=pix_fmt)
+    vf.pts = i
+    packets += enc.encode(vf)
+packets += enc.encode(None)
+out = sys.stdout.buffer
+for p in packets:
+    b = bytes(p)
+    out.write(len(b).to_bytes(8, "little") + b)
+"""
+
+
+def _encode(frames: list[np.ndarray], encoder: str, pix_fmt: str, options: dict[str, str]) -> list[bytes]:
+    """The clip's packets from ``encoder``, coded in a fresh interpreter (see ``_ENCODE``)."""
+    import io
+    import subprocess
+    import sys
+
+    buf = io.BytesIO()
+    np.savez(buf, frames=np.stack(frames), encoder=encoder, pix_fmt=pix_fmt, keys=np.array(list(options), str),
+             values=np.array(list(options.values()), str))  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", _ENCODE], input=buf.getvalue(), capture_output=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"{encoder} failed: {done.stderr.decode(errors='replace')[-2000:]}")
+    data, packets, at = done.stdout, [], 0
+    while at < len(data):
+        n = int.from_bytes(data[at : at + 8], "little")
+        packets.append(data[at + 8 : at + 8 + n])
+        at += 8 + n
+    return packets
+
+
 def _code_clip(
     frames: list[np.ndarray], encoder: str, decoder: str, pix_fmt: str, options: dict[str, str]
-) -> tuple[list[np.ndarray], list, float | None]:
+) -> tuple[list[np.ndarray], list[bytes], float | None]:
     """The clip through an FFmpeg encoder as one stream, decoded back: (decoded BGR frames, packets, the first
     frame's mean QP where the decoder exports one: what ``vidfsr enhance`` reads from a file)."""
     import av
     from vidfsr.pipelines.qp import frame_qp
 
-    enc = av.CodecContext.create(encoder, "w")
-    h, w = frames[0].shape[:2]
-    enc.width, enc.height, enc.pix_fmt, enc.time_base = w, h, pix_fmt, Fraction(1, 25)
-    enc.options = options
-    packets = []
-    for i, f in enumerate(frames):
-        vf = av.VideoFrame.from_ndarray(f, format="bgr24").reformat(format=pix_fmt)
-        vf.pts = i
-        packets += enc.encode(vf)
-    packets += enc.encode(None)
+    packets = _encode(frames, encoder, pix_fmt, options)
     dec = av.CodecContext.create(decoder, "r")
     dec.options = {"export_side_data": "venc_params"}
     out, qp = [], None
-    for p in [*packets, None]:
+    for p in [*(av.Packet(b) for b in packets), None]:
         for f in dec.decode(p):
             qp = frame_qp(f) if not out else qp
             out.append(f.to_ndarray(format="bgr24"))
