@@ -60,3 +60,25 @@ def test_runs_over_different_conditions_merge_and_a_loss_in_either_counts() -> N
     assert real_video.serving_range(merged) == (16, 24)
     with pytest.raises(ValueError, match="x3 33"):
         real_video.merge_sizes([second, second])
+
+
+def test_the_benchmark_codes_the_same_frames_the_same_way_every_time(shared: Path) -> None:
+    """In a process that had decoded video, PyAV's libx264 coded the same frames differently on most calls
+    (session 24: s20 shrunk 3x at CRF 38, six streams in six calls), so two benchmark runs scored different
+    inputs. The benchmark codes in a fresh interpreter: one stream, one decoded clip, one keyframe QP."""
+    import cv2
+
+    clip = shared / "data/videos/talking_head/liveportrait_source_s20.mp4"
+    frames = real_video.read_frames(clip, 12)  # with 6 frames in-process coding happened to repeat itself
+    h, w = frames[0].shape[:2]
+    h, w = h - h % 6, w - w % 6
+    small = [cv2.resize(f[:h, :w], (w // 3, h // 3), interpolation=cv2.INTER_AREA) for f in frames]
+    runs = []
+    for _ in range(3):
+        out, packets, qp = real_video._code_clip(
+            small, "libx264", "h264", "yuv420p", {"crf": "38", "preset": "medium", "threads": "1"}
+        )
+        runs.append((b"".join(packets), b"".join(f.tobytes() for f in out), qp))
+        real_video.read_frames(clip, 12)  # decoding in between is what made in-process coding vary
+    assert runs[0] == runs[1] == runs[2]
+    assert len(runs[0][1]) == len(small) * small[0].nbytes and runs[0][2] > 30
