@@ -6,8 +6,9 @@ A still is what a user passes as ``vidfsr enhance photo.jpg out.png``. Frame 3 o
 clip is the truth; it is shrunk by each scale with an area filter, saved with OpenCV's JPEG encoder (libjpeg,
 IJG qualities) and enhanced by ``vidfsr.enhance_video`` as the CLI runs it, with the shares of each config:
 ``auto`` (the defaults, which read the quality from the file's tables), ``auto128`` (the same with every face at
-128 px inputs: no ``large_from``), ``lossy`` (0.75 / 0: what every JPEG got
-before session 13), ``c1`` (1.0 / 0), ``c1f05`` (1.0 / 0.5), ``c1f1`` (1.0 / 1.0: the lossless shares).
+128 px inputs: no ``large_from``), ``lossy`` (0.75 / 0: what every JPEG got before session 13), ``c1`` (1.0 /
+0), ``c1f05`` (1.0 / 0.5), ``c1f1`` (1.0 / 1.0: the lossless shares); ``s1``, ``s08`` and ``s07`` the defaults
+with the paste strength (``--blend``) set to 1, 0.8 and 0.7.
 Y-PSNR gain over a bicubic upscale of the same JPEG inside the true face box (YuNet on the original), mean and
 worst face. Writes a JSON of every face's gain.
 """
@@ -38,6 +39,9 @@ CONFIGS = {
     "c1": {"consistency": 1.0, "frame_consistency": 0.0},
     "c1f05": {"consistency": 1.0, "frame_consistency": 0.5},
     "c1f1": {"consistency": 1.0, "frame_consistency": 1.0},
+    "s1": {"blend": 1.0},
+    "s08": {"blend": 0.8},
+    "s07": {"blend": 0.7},
 }
 
 

@@ -39,12 +39,19 @@ H264_CONSISTENCY_RAMP = (29.0, 33.0)
 H264_CONSISTENCY = 0.5
 H264_FRAME_CONSISTENCY_RAMP = (30.0, 22.0)
 H264_FRAME_CONSISTENCY = 0.5
+# The paste strength: full everywhere but on coarse coding, where it falls to STRENGTH_COARSE over these keyframe
+# QPs for H.264 and these qualities for JPEG/MJPEG (``auto_strength``; BENCHMARKS.md, session 24).
+STRENGTH = 1.0
+STRENGTH_COARSE = 0.7
+H264_STRENGTH_RAMP = (30.0, 32.0)
+JPEG_STRENGTH_RAMP = (60, 50)
 
 
 @dataclass(frozen=True)
 class BlendConfig:
     """Attributes:
-    strength: 0 keeps the original face, 1 shows the enhanced face fully inside the mask.
+    strength: 0 keeps the original face, 1 shows the enhanced face fully inside the mask. The API picks 1 but on
+        coarse coding (``auto_strength``).
     mask: ``ellipse`` (feathered) or ``parsing`` (the model's predicted face components, feathered).
     colour_sigma: low-pass sigma, in face sides, of the colour matching; larger keeps more of the model's
         own tone, smaller forces the original's.
@@ -130,6 +137,21 @@ def auto_frame_consistency(codec: str | None, quality: float | None = None) -> f
     return _share(codec, quality, LOSSLESS_FRAME_CONSISTENCY, LOSSY_FRAME_CONSISTENCY,
                   (JPEG_FRAME_CONSISTENCY_RAMP, JPEG_FRAME_CONSISTENCY),
                   (H264_FRAME_CONSISTENCY_RAMP, H264_FRAME_CONSISTENCY))  # fmt: skip
+
+
+def auto_strength(codec: str | None, quality: float | None = None) -> float:
+    """The paste strength (``BlendConfig.strength``) for a source coded with ``codec``.
+
+    Where the stream has kept the face's detail the model's whole output pays; where coarse coding has wiped it
+    out, part of what the model draws is the blocking it was shown. With the weights trained on upright faces
+    (shipped in session 24) the full paste put three clip-conditions below bicubic at H.264 CRF 33-38 (d18 at
+    8x, -0.11 dB; d11 at 8x CRF 38, -0.06; hamilton at 4x, -0.02); at 0.7 all three gain and the means hold
+    within 0.02 dB (BENCHMARKS.md, session 24). H.264 of known keyframe QP (``pipelines.qp``) falls from 1 at QP
+    30 to 0.7 at QP 32 (the benchmark's CRF 28 clips code at QP 26-32, its CRF 33 ones at 31-37); a JPEG still or
+    MJPEG video of known quality from 1 at quality 60 to 0.7 at 50; lossless and unknown sources keep 1.
+    """
+    return _share(codec, quality, STRENGTH, STRENGTH, (JPEG_STRENGTH_RAMP, STRENGTH_COARSE),
+                  (H264_STRENGTH_RAMP, STRENGTH_COARSE))  # fmt: skip
 
 
 def back_project(face: np.ndarray, frame: np.ndarray, crop_xyxy: np.ndarray, strength: float = 1.0) -> np.ndarray:

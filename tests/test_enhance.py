@@ -897,6 +897,42 @@ def test_back_projection_share_follows_the_source(
     assert not seen and frame_steps == [1.0] * 4  # the two faces of the frame, two steps each, no model call
 
 
+def test_paste_strength_falls_on_coarse_coding(
+    tiny_weights: list[str], face_images: list[np.ndarray], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The whole enhanced face on lossless, finely coded and unknown sources; 0.7 on coarse coding (H.264 from
+    keyframe QP 32, JPEG/MJPEG from quality 50; linear from QP 30 / quality 60); an explicit --blend wins.
+    Checked where the strength is used: the paste's calls, and what the run reports."""
+    from vidfsr.pipelines import runner as runner_module
+    from vidfsr.pipelines.blend import auto_strength
+
+    assert auto_strength("ffv1") == auto_strength("png") == auto_strength(None) == auto_strength("h264") == 1.0
+    assert [auto_strength("h264", q) for q in (0, 20, 30, 31, 32, 45)] == pytest.approx([1, 1, 1, 0.85, 0.7, 0.7])
+    assert [auto_strength("jpg", q) for q in (95, 60, 55, 50, 20)] == pytest.approx([1, 1, 0.85, 0.7, 0.7])
+    assert auto_strength("mjpeg", 40) == pytest.approx(0.7) and auto_strength("hevc", 45) == 1.0  # QP scale unknown
+    pasted: list[float] = []
+
+    def recording(canvas, face, box_xyxy, config, mask=None, base=None):
+        pasted.append(config.strength)
+        return paste_inplace(canvas, face, box_xyxy, config, mask, base=base)
+
+    monkeypatch.setattr(runner_module, "paste_inplace", recording)
+    frames = face_clip_frames(face_images, 3)
+    model = (tiny_weights[0],)
+    for crf, blend, strength in ((10, None, 1.0), (45, None, 0.7), (45, 0.5, 0.5)):
+        src = make_video(tmp_path / f"in{crf}.mp4", frames=3, size=(320, 240), images=frames, options={"crf": str(crf)})
+        pasted.clear()
+        result = vidfsr.enhance_video(src, tmp_path / f"out{crf}_{blend}.mp4", models=model, force=True, blend=blend)
+        assert result["strength"] == pytest.approx(strength) and pasted
+        assert pasted == pytest.approx([strength] * len(pasted))
+    for quality, strength in ((40, 0.7), (95, 1.0)):
+        still = tmp_path / f"face_{quality}.jpg"
+        cv2.imwrite(str(still), frames[0], [cv2.IMWRITE_JPEG_QUALITY, quality])
+        pasted.clear()
+        vidfsr.enhance_video(still, tmp_path / f"out_{quality}.png", models=model, force=True)
+        assert pasted and pasted == pytest.approx([strength] * len(pasted))
+
+
 def test_enhance_cli_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["enhance", str(tmp_path / "missing.mp4"), str(tmp_path / "o.mp4")]) == 2
     assert "no such file" in capsys.readouterr().err

@@ -47,7 +47,8 @@ class EnhanceOptions:
         batch_size: faces per model call.
         detect_every: detect every k frames, track in between.
         detector: ``yunet`` (default), ``yunet:PATH``, ``haar``, ``insightface:PATH``.
-        blend: strength of the enhanced face, 0..1.
+        blend: strength of the enhanced face, 0..1; None: 1 but on coarse coding, falling to 0.7 over H.264
+            keyframe QP 30-32 and JPEG/MJPEG quality 60-50 (measured, ``pipelines.blend.auto_strength``).
         mask: ``ellipse`` or ``parsing`` (the model's predicted face components).
         force: enhance faces too large to gain from the models.
         temporal: weight of a track's previous added detail in crop coordinates (0 off, the default since
@@ -86,7 +87,7 @@ class EnhanceOptions:
     batch_size: int = 4
     detect_every: int = 1
     detector: str = "yunet"
-    blend: float = 1.0
+    blend: float | None = None
     mask: str = "ellipse"
     force: bool = False
     temporal: float = 0.0
@@ -119,8 +120,8 @@ class EnhanceOptions:
             raise ConfigError(f"backend must be auto, torch, onnx or compile, got {opts.backend!r}")
         if opts.mask not in ("ellipse", "parsing"):
             raise ConfigError(f"mask must be 'ellipse' or 'parsing', got {opts.mask!r}")
-        consistency_ok = all(c is None or 0 <= c <= 1 for c in (opts.consistency, opts.frame_consistency))
-        if not 0 <= opts.blend <= 1 or not 0 <= opts.temporal < 1 or not consistency_ok:
+        shares_ok = all(c is None or 0 <= c <= 1 for c in (opts.blend, opts.consistency, opts.frame_consistency))
+        if not 0 <= opts.temporal < 1 or not shares_ok:
             raise ConfigError("blend, consistency and frame_consistency must be in [0, 1] and temporal in [0, 1)")
         if not 0 <= opts.steady < 1:
             raise ConfigError(f"steady must be in [0, 1) (the previous detail's share), got {opts.steady:g}")
@@ -206,15 +207,16 @@ def large_from(opts: EnhanceOptions, source_codec: str | None, quality: float | 
 
 def blend_config(opts: EnhanceOptions, source_codec: str | None, quality: float | None = None) -> BlendConfig:
     """The blend settings for a source coded with ``source_codec`` (and, for a JPEG, saved at ``quality``; for
-    H.264, quantised at keyframe QP ``quality``): the
-    back-projection shares follow the source (its pixels are the truth only when lossless or nearly so) unless
-    the options set them."""
-    from .pipelines.blend import BlendConfig, auto_consistency, auto_frame_consistency
+    H.264, quantised at keyframe QP ``quality``): the back-projection shares follow the source (its pixels are
+    the truth only when lossless or nearly so), and the paste strength its coarseness, unless the options set
+    them."""
+    from .pipelines.blend import BlendConfig, auto_consistency, auto_frame_consistency, auto_strength
     from .pipelines.qp import QP_CODECS
 
-    consistency, frame = opts.consistency, opts.frame_consistency
+    consistency, frame, strength = opts.consistency, opts.frame_consistency, opts.blend
     consistency = auto_consistency(source_codec, quality) if consistency is None else consistency
     frame = auto_frame_consistency(source_codec, quality) if frame is None else frame
+    strength = auto_strength(source_codec, quality) if strength is None else strength
     measure = "keyframe QP" if (source_codec or "").lower() in QP_CODECS else "quality"
     source = f"source codec {source_codec or 'unknown'}" + ("" if quality is None else f", {measure} {quality:g}")
     logger.info(
@@ -224,7 +226,8 @@ def blend_config(opts: EnhanceOptions, source_codec: str | None, quality: float 
         frame,
         source if opts.frame_consistency is None else "--frame-consistency",
     )
-    return BlendConfig(strength=opts.blend, mask=opts.mask, consistency=consistency, frame_consistency=frame)
+    logger.info("paste strength %g (%s)", strength, source if opts.blend is None else "--blend")
+    return BlendConfig(strength=strength, mask=opts.mask, consistency=consistency, frame_consistency=frame)
 
 
 def build_runner(opts: EnhanceOptions, source_codec: str | None = None, quality: float | None = None):
@@ -399,6 +402,7 @@ def _enhance_stream(
             outputs = [sink.close(complete=complete) for sink in sinks]
         result = summary.as_dict()
         result["consistency"] = runner.config.blend.consistency
+        result["strength"] = runner.config.blend.strength
         result["frame_consistency"] = runner.config.blend.frame_consistency
         result["source_codec"], result["source_quality"] = info.codec, quality  # what chose the shares
         result["large_from"] = runner.config.large_from
