@@ -22,10 +22,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
+import io
 import itertools
 import json
 import logging
 import os
+import subprocess
+import sys
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -91,10 +94,6 @@ for p in packets:
 
 def _encode(frames: list[np.ndarray], encoder: str, pix_fmt: str, options: dict[str, str]) -> list[bytes]:
     """The clip's packets from ``encoder``, coded in a fresh interpreter (see ``_ENCODE``)."""
-    import io
-    import subprocess
-    import sys
-
     buf = io.BytesIO()
     np.savez(buf, frames=np.stack(frames), encoder=encoder, pix_fmt=pix_fmt, keys=np.array(list(options), str),
              values=np.array(list(options.values()), str))  # fmt: skip
