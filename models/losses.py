@@ -52,6 +52,15 @@ def back_projected(image: Tensor, model_input: Tensor, sides: Tensor, shares: Te
     return image + shares.to(image).view(-1, 1, 1, 1) * (model_input[:, :3].to(image) - shrunk_and_grown)
 
 
+CHARBONNIER_EPS = 1e-3
+
+
+def charbonnier(a: Tensor, b: Tensor) -> Tensor:
+    """Mean of sqrt(d^2 + eps^2) - eps: an L1 penalty whose gradient stays defined at zero error (eps = 1e-3 of
+    the [0, 1] range, a quarter of one 8-bit level), zero for a perfect match."""
+    return ((a - b).pow(2) + CHARBONNIER_EPS**2).sqrt().mean() - CHARBONNIER_EPS
+
+
 def fsrnet_loss(
     out: FSRNetOutput,
     hr: Tensor,
@@ -64,6 +73,7 @@ def fsrnet_loss(
     model_input: Tensor | None = None,
     projection: tuple[Tensor, Tensor] | None = None,
     raw_weight: float = 0.0,
+    pixel: str = "l2",
 ) -> tuple[Tensor, dict[str, float]]:
     """Total loss and its terms (as floats, for logging).
 
@@ -71,10 +81,18 @@ def fsrnet_loss(
     ``model_input`` (the network's input, first three channels the current frame) is needed for ``relative``
     and ``projected``; ``projection`` (each face's LR side and back-projection share) for ``projected``, where
     ``raw_weight`` adds that much of the plain fine term: on the projected term alone the network's own output
-    drifts to an over-contrasted image that only the step makes right (BENCHMARKS.md, session 12).
+    drifts to an over-contrasted image that only the step makes right (BENCHMARKS.md, session 12). ``pixel``
+    measures the image terms' errors squared (``l2``) or as a Charbonnier penalty (``charbonnier``, with
+    ``mean`` and ``projected``); the prior term stays squared.
     """
     err = F.mse_loss
     image_err = err
+    if pixel == "charbonnier":
+        if reduction not in ("mean", "projected"):
+            raise ValueError(f"the Charbonnier penalty goes with the 'mean' or 'projected' loss, not {reduction!r}")
+        image_err = charbonnier
+    elif pixel != "l2":
+        raise ValueError(f"pixel must be 'l2' or 'charbonnier', got {pixel!r}")
     if reduction == "paper":
 
         def err(a: Tensor, b: Tensor) -> Tensor:

@@ -60,7 +60,7 @@ class TrainConfig:
         out: run folder (checkpoints, logs, exported weights).
         steps: optimiser steps to train for in total (a resumed run continues up to this).
         batch_size: global batch (split across processes); paper: 14.
-        lr: RMSprop learning rate; paper: 2.5e-4.
+        lr: the optimiser's learning rate; paper (RMSprop): 2.5e-4.
         alpha, beta: weights of the fine and prior terms of eq. 4; paper: 1, 1.
         precision: ``auto`` (bf16 autocast where measured faster: CPU and GPU), ``fp32``, ``bf16``.
         channels_last: NHWC memory layout (measured faster with bf16 on CPU).
@@ -113,6 +113,14 @@ class TrainConfig:
             (upright faces, mirrored or not): the video pipeline only ever shows the model upright faces (the
             detector finds them so), and with ``paper`` three of four training faces lie on their side or upside
             down.
+        pixel_loss: how the image terms (coarse, fine, and the projected and raw fine terms) measure an error:
+            ``l2`` (squared, the paper's) or ``charbonnier`` (sqrt(d^2 + 1e-6), a smooth L1). Every lite model
+            to v4 was trained on squared errors and levelled off on the CPU (BENCHMARKS.md, sessions 22-23);
+            image restoration studies (Zhao et al., "Loss Functions for Image Restoration with Neural Networks",
+            2017; EDSR) found an L1-type loss reaches a higher PSNR than L2 itself, also when it takes over from
+            an L2-trained network, because L2's gradient fades on the small errors a converged model has left.
+            The prior term stays squared (heatmaps and parsing maps are regressed as in the paper).
+        optimizer: ``rmsprop`` (the paper's) or ``adam``; a resumed run keeps its checkpoint's.
         ema: decay of an exponential moving average of the weights (0: off), kept beside the trained weights,
             checkpointed with them, validated and exported in their place. The fine-tunes' validation wandered by
             a few hundredths of a dB from one checkpoint to the next at a constant learning rate (the model cards'
@@ -176,6 +184,8 @@ class TrainConfig:
     glasses: float = 0.0
     augment: str = "paper"
     ema: float = 0.0
+    pixel_loss: str = "l2"
+    optimizer: str = "rmsprop"
 
     def __post_init__(self) -> None:
         if self.degradation not in ("paper", "real"):
@@ -188,6 +198,12 @@ class TrainConfig:
             raise ConfigError("--raw-weight is a weight >= 0 of the plain fine term beside --loss projected")
         if self.augment not in AUGMENTS:
             raise ConfigError(f"augment must be one of {', '.join(AUGMENTS)}, got {self.augment!r}")
+        if self.pixel_loss not in PIXEL_LOSSES:
+            raise ConfigError(f"pixel_loss must be one of {', '.join(PIXEL_LOSSES)}, got {self.pixel_loss!r}")
+        if self.pixel_loss != "l2" and self.loss not in ("mean", "projected"):
+            raise ConfigError(f"--pixel-loss {self.pixel_loss} goes with --loss mean or projected, not {self.loss}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if not 0 <= self.glasses <= 1:
             raise ConfigError(f"--glasses is a share of faces in [0, 1], got {self.glasses}")
         if not 0 <= self.ema < 1:
@@ -257,6 +273,15 @@ def _init_distributed(device: torch.device) -> Dist:
 
 # The augmentation ops of ``TrainBatches.batch``: bit 2 = horizontal flip, bits 0-1 = quarter turns.
 AUGMENTS = ("paper", "flip")
+PIXEL_LOSSES = ("l2", "charbonnier")
+OPTIMIZERS = ("rmsprop", "adam")
+
+
+def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
+    """The run's optimiser by name: RMSprop as the paper trains, or Adam."""
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr)
+    return torch.optim.RMSprop(params, lr=lr)
 
 
 def draw_ops(gen: torch.Generator, n: int, augment: str) -> torch.Tensor:
@@ -374,7 +399,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
             wide = FSRNet(start.replace(**widths))
             state, start = expand_width(state, start, wide, seed=cfg.seed), wide.cfg
         model.load_state_dict(expand_blocks(state, start, model) if start != mcfg else state)
-    optimizer = torch.optim.RMSprop(model.parameters(), lr=cfg.lr)
+    optimizer = make_optimizer(cfg.optimizer, model.parameters(), cfg.lr)
     disc = d_opt = vgg = None
     if cfg.gan:
         from .fsrgan import ConditionalDiscriminator, perceptual_network
@@ -400,6 +425,12 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
         ckpt = load_checkpoint(resume)
         if ckpt["train_config"]["model"] != cfg.model:
             raise ConfigError(f"checkpoint {resume} is for model {ckpt['train_config']['model']}, not {cfg.model}")
+        was = ckpt["train_config"].get("optimizer", "rmsprop")
+        if was != cfg.optimizer:
+            raise ConfigError(
+                f"{resume} was trained with --optimizer {was}: resume with it, or start a new run "
+                f"with --optimizer {cfg.optimizer} --init WEIGHTS (export them with --export)"
+            )
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         for group in optimizer.param_groups:
@@ -546,7 +577,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
                     output = net(lr_up)
             # The terms come back as floats: a sync point.
             loss, terms = fsrnet_loss(output, hr, heat, parse, mcfg, cfg.alpha, cfg.beta, cfg.loss, lr_up, projection,
-                                      cfg.raw_weight)  # fmt: skip
+                                      cfg.raw_weight, cfg.pixel_loss)  # fmt: skip
             if d_net is not None:
                 cond = lr_up[:, :3]  # the discriminator's condition: the current frame's input
                 with ctx:
@@ -663,10 +694,12 @@ def weights_metadata(
                    if cfg.identity_weight > 0 else {}),
                 **({"stability_weight": cfg.stability_weight} if cfg.stability_weight > 0 else {}),
                 **({"raw_weight": cfg.raw_weight} if cfg.loss == "projected" else {}),
+                **({"pixel": cfg.pixel_loss} if cfg.pixel_loss != "l2" else {}),
             },
             **({"glasses": cfg.glasses} if cfg.glasses > 0 else {}),
             **({"augment": cfg.augment} if cfg.augment != "paper" else {}),
             **({"ema": cfg.ema} if cfg.ema > 0 else {}),
+            **({"optimizer": cfg.optimizer} if cfg.optimizer != "rmsprop" else {}),
         },
         "metrics": val_history[-1] if val_history else {},
     }  # fmt: skip

@@ -599,3 +599,35 @@ def test_upright_augmentation_flips_like_the_paper_one_and_is_recorded(prepared:
     assert _losses(tmp_path / "u") != _losses(tmp_path / "p")
     with pytest.raises(ConfigError, match="paper, flip"):
         _cfg(prepared, tmp_path / "x", augment="rotate")
+
+
+def test_charbonnier_and_adam_train_are_recorded_and_a_resume_keeps_the_optimiser(
+    prepared: Path, tmp_path: Path
+) -> None:
+    """``--pixel-loss charbonnier`` measures the image terms as a smooth L1 (zero at a perfect match, |d| far from
+    it), ``--optimizer adam`` steps with Adam; both reach the weights' metadata, a resume under another optimiser
+    is refused with how to start instead, and the Charbonnier penalty refuses the losses it was not built into."""
+    from vidfsr.models.losses import charbonnier
+
+    a = torch.zeros(2, 3, 4, 4)
+    assert float(charbonnier(a, a)) == 0.0
+    assert float(charbonnier(a + 0.5, a)) == pytest.approx(0.5 - 1e-3, abs=1e-5)  # |d| - eps far from zero
+    assert float(charbonnier(a + 0.5, a)) > float(torch.nn.functional.mse_loss(a + 0.5, a))
+    cfg = _cfg(prepared, tmp_path / "c", degradation="real", model="fsrnet_lite_real", loss="projected",
+               raw_weight=0.3, pixel_loss="charbonnier", optimizer="adam", steps=4, ckpt_every=2)  # fmt: skip
+    summary = train(cfg)
+    training = json.loads(read_metadata(summary["weights"])["training"])
+    assert training["losses"]["pixel"] == "charbonnier" and training["optimizer"] == "adam"
+    ckpt = load_checkpoint(tmp_path / "c" / "last.pt")
+    assert "exp_avg" in next(iter(ckpt["optimizer"]["state"].values()))  # Adam's moments, not RMSprop's
+    l2 = _cfg(prepared, tmp_path / "l", degradation="real", model="fsrnet_lite_real", loss="projected",
+              raw_weight=0.3, steps=4, ckpt_every=2)  # fmt: skip
+    train(l2)
+    assert _losses(tmp_path / "c") != _losses(tmp_path / "l")
+    with pytest.raises(ConfigError, match="--optimizer rmsprop"):
+        rms = TrainConfig.from_dict({**cfg.__dict__, "optimizer": "rmsprop", "steps": 6})
+        train(rms, resume=tmp_path / "c" / "last.pt")
+    with pytest.raises(ConfigError, match="charbonnier"):
+        _cfg(prepared, tmp_path / "x", loss="paper", pixel_loss="charbonnier")
+    with pytest.raises(ConfigError, match="rmsprop, adam"):
+        _cfg(prepared, tmp_path / "x", optimizer="sgd")

@@ -130,6 +130,15 @@ def add(sub: argparse._SubParsersAction) -> None:
         help="keep an exponential moving average of the weights with this decay (e.g. 0.999; 0: off), and "
         "validate and export it instead of the last step's weights",
     )  # fmt: skip
+    p.add_argument(
+        "--pixel-loss", choices=("l2", "charbonnier"), default="l2",
+        help="how the image terms measure errors: l2 (squared, the paper's) or charbonnier (a smooth L1, which "
+        "image restoration studies found reaches a higher PSNR); the prior term stays squared",
+    )  # fmt: skip
+    p.add_argument(
+        "--optimizer", choices=("rmsprop", "adam"), default="rmsprop",
+        help="rmsprop (the paper's) or adam; a resumed run keeps its checkpoint's",
+    )  # fmt: skip
     p.add_argument("--init", default="", help="start from these FSRNet weights (.safetensors)")
     p.add_argument("--resume", default=None, help="checkpoint to continue from (e.g. RUN/last.pt)")
     p.add_argument(
