@@ -29,6 +29,7 @@ AUGMENT="${AUGMENT:-flip}"
 # How the image terms measure errors and the optimiser (session 25; see DEVICE.md).
 PIXEL_LOSS="${PIXEL_LOSS:-l2}"
 OPTIMIZER="${OPTIMIZER:-rmsprop}"
+RAW_WEIGHT="${RAW_WEIGHT:-0.3}"
 mkdir -p "$OUT"
 
 layout() {
@@ -79,7 +80,7 @@ train_run() {
     # SIGINT ends the run cleanly (checkpoint and weights written); the KILL after 60 s only if that hangs.
     timeout --signal=INT --kill-after=60 "$budget" python3 -m vidfsr.cli train --model "$MODEL" \
         --data .gpu_data/faces128 --out /tmp/vidfsr_run --degradation real --real-sides 12 80 \
-        --loss projected --raw-weight 0.3 --ema 0.999 --batch-size "$BATCH" --lr "$LR" --steps 1000000 \
+        --loss projected --raw-weight "$RAW_WEIGHT" --ema 0.999 --batch-size "$BATCH" --lr "$LR" --steps 1000000 \
         --augment "$AUGMENT" --pixel-loss "$PIXEL_LOSS" --optimizer "$OPTIMIZER" \
         --workers "$workers" --prefetch 2 --device "$device" --val-hr .gpu_data/val/HR --val-images 200 \
         --val-every 1000 --ckpt-every 500 --log-every 100 ${RESUME:+--resume "$RESUME"} ${INIT:+--init "$INIT"} \
