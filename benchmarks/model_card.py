@@ -33,14 +33,19 @@ def learning_curve(run: Path, out: Path, title: str) -> list[tuple[int, float]]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points = []
+    points, pasted = [], []
     with open(run / "train_log.csv") as f:
         for row in csv.DictReader(f):
             if row["val_psnr"]:
                 points.append((int(row["images"]), float(row["val_psnr"])))
+            if row.get("val_psnr_pasted"):
+                pasted.append((int(row["images"]), float(row["val_psnr_pasted"])))
     if points:
         fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o")
+        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label="network output")
+        if pasted:  # real-world runs also score the face after the pipeline's back-projection step
+            ax.plot([p[0] for p in pasted], [p[1] for p in pasted], marker="o", label="after the step (pasted)")
+            ax.legend()
         ax.set_xlabel("training images seen")
         ax.set_ylabel("validation Y-PSNR (dB)")
         ax.set_title(title)

@@ -25,6 +25,36 @@ from vidfsr.pipelines.blend import LOSSLESS_CONSISTENCY, LOSSY_CONSISTENCY
 
 from vidfsr.shared import shared_dir
 
+OPTIMIZERS = {"rmsprop": "RMSprop", "adam": "Adam"}
+
+
+def loss_words(losses: dict) -> str:
+    """The training loss as the card reads it (``training.losses`` of the metadata)."""
+    pixel = "smooth L1 (Charbonnier)" if losses.get("pixel") == "charbonnier" else "squared"
+    if losses.get("reduction") == "projected":
+        raw = losses.get("raw_weight", 0)
+        kept = f", the plain output term kept at weight {raw:g}" if raw else ", no term on the plain output"
+        return (
+            f"{pixel} error of the output after the back-projection step the pipeline pastes{kept}; "
+            f"prior (landmarks, parsing) squared, weight {losses.get('beta', 1):g}"
+        )
+    reduction = losses.get("reduction", "mean")
+    return f"{pixel} error of the output (reduction {reduction}); prior weight {losses.get('beta', 1):g}"
+
+
+def curve_table(run: Path, curve: list[tuple[int, float]]) -> list[str]:
+    """The validation table: the network's output, and the pasted face where the run scored it."""
+    import csv
+
+    with open(run / "train_log.csv") as f:
+        pasted = {int(r["images"]): float(r["val_psnr_pasted"]) for r in csv.DictReader(f) if r.get("val_psnr_pasted")}
+    if not pasted:
+        return ["| images seen | validation PSNR (dB, 200 faces, real-world degradation) |", "|---|---|",
+                *[f"| {n} | {p:.2f} |" for n, p in curve]]  # fmt: skip
+    return ["| images seen | validation PSNR (dB, 200 faces, real-world degradation): output / after the step |",
+            "|---|---|", *[f"| {n} | {p:.2f} / {pasted[n]:.3f} |" if n in pasted else f"| {n} | {p:.2f} |"
+                           for n, p in curve]]  # fmt: skip
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
@@ -69,9 +99,11 @@ def main() -> None:
         f"- Architecture config: `{meta['arch']}`",
         f"- Training data: {training.get('data', '?')}",
         f"- Training: started from `{training.get('init') or 'scratch'}`, {training.get('steps')} steps, "
-        f"{training.get('images_seen')} images seen, batch {training.get('batch_size')}, RMSprop lr "
+        f"{training.get('images_seen')} images seen, batch {training.get('batch_size')}, "
+        f"{OPTIMIZERS.get(training.get('optimizer', 'rmsprop'), training.get('optimizer'))} lr "
         f"{training.get('lr')}, precision {training.get('precision')}, wall time "
         f"{training.get('wall_seconds', 0) / 3600:.2f} h on {args.hardware} (beside other work)",
+        f"- Loss: {loss_words(training.get('losses', {}))}",
         f"- Command: `{args.command}`",
         "- Licence: research and non-commercial use only (CelebA/LFW/Helen crops, dlib iBUG 300-W landmarks).",
         "",
@@ -118,9 +150,7 @@ def main() -> None:
         f"{ps.mean():.4f} (bicubic 23.53 / 0.6319; the paper-protocol `fsrnet_lite_x8` stays the model for it).",
         "",
         f"## Learning curve\n\n![curve]({Path(f'{stem}_curve.png').name})\n",
-        "| images seen | validation PSNR (dB, 200 faces, real-world degradation) |",
-        "|---|---|",
-        *[f"| {n} | {p:.2f} |" for n, p in curve],
+        *curve_table(Path(args.run), curve),
         "",
         f"## Contact sheet (celeba1000)\n\n![sheet]({Path(f'{stem}_sheet.png').name})\n",
         "16 test faces: model input (cubic) twice, model output, HR (the sheet's first two columns are the same "
