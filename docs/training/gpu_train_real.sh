@@ -26,10 +26,11 @@ WORKERS="${WORKERS:-14}"
 # Upright faces, as the pipeline shows them (session 23: +0.03-0.04 dB validation for the lite network against the
 # paper's quarter turns; AUGMENT=paper for those).
 AUGMENT="${AUGMENT:-flip}"
-# How the image terms measure errors and the optimiser (session 25; see DEVICE.md).
-PIXEL_LOSS="${PIXEL_LOSS:-l2}"
-OPTIMIZER="${OPTIMIZER:-rmsprop}"
-RAW_WEIGHT="${RAW_WEIGHT:-0.3}"
+# How the image terms measure errors, the optimiser and the plain term's weight: v5's recipe (session 26; see
+# DEVICE.md). PIXEL_LOSS=l2 OPTIMIZER=rmsprop RAW_WEIGHT=0.3 is v3/v4's.
+PIXEL_LOSS="${PIXEL_LOSS:-charbonnier}"
+OPTIMIZER="${OPTIMIZER:-adam}"
+RAW_WEIGHT="${RAW_WEIGHT:-0.1}"
 mkdir -p "$OUT"
 
 layout() {
