@@ -27,12 +27,8 @@ from vidfsr.shared import shared_dir
 PUBLISHED = [("FSRNet (retrained by later papers)", 26.66, 0.7714), ("DIC (CVPR 2020)", 27.37, 0.8022)]
 
 
-def learning_curve(run: Path, out: Path, title: str) -> list[tuple[int, float]]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def validation_points(run: Path) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+    """(images, validation PSNR) of a run's log: the network's output, and the pasted face where it was scored."""
     points, pasted = [], []
     with open(run / "train_log.csv") as f:
         for row in csv.DictReader(f):
@@ -40,6 +36,16 @@ def learning_curve(run: Path, out: Path, title: str) -> list[tuple[int, float]]:
                 points.append((int(row["images"]), float(row["val_psnr"])))
             if row.get("val_psnr_pasted"):
                 pasted.append((int(row["images"]), float(row["val_psnr_pasted"])))
+    return points, pasted
+
+
+def learning_curve(run: Path, out: Path, title: str) -> list[tuple[int, float]]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    points, pasted = validation_points(run)
     if points:
         fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
         ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label="network output")

@@ -17,7 +17,7 @@ import platform
 from pathlib import Path
 
 import numpy as np
-from model_card import contact_sheet, learning_curve
+from model_card import contact_sheet, learning_curve, validation_points
 from real_video import table_markdown
 from vidfsr.models.evaluate import as_pasted, load_eval_set, real_eval_set, score, super_resolve
 from vidfsr.models.io import load_model, read_metadata
@@ -42,17 +42,14 @@ def loss_words(losses: dict) -> str:
     return f"{pixel} error of the output (reduction {reduction}); prior weight {losses.get('beta', 1):g}"
 
 
-def curve_table(run: Path, curve: list[tuple[int, float]]) -> list[str]:
+def curve_table(curve: list[tuple[int, float]], pasted: list[tuple[int, float]]) -> list[str]:
     """The validation table: the network's output, and the pasted face where the run scored it."""
-    import csv
-
-    with open(run / "train_log.csv") as f:
-        pasted = {int(r["images"]): float(r["val_psnr_pasted"]) for r in csv.DictReader(f) if r.get("val_psnr_pasted")}
     if not pasted:
         return ["| images seen | validation PSNR (dB, 200 faces, real-world degradation) |", "|---|---|",
                 *[f"| {n} | {p:.2f} |" for n, p in curve]]  # fmt: skip
+    after = dict(pasted)
     return ["| images seen | validation PSNR (dB, 200 faces, real-world degradation): output / after the step |",
-            "|---|---|", *[f"| {n} | {p:.2f} / {pasted[n]:.3f} |" if n in pasted else f"| {n} | {p:.2f} |"
+            "|---|---|", *[f"| {n} | {p:.2f} / {after[n]:.3f} |" if n in after else f"| {n} | {p:.2f} |"
                            for n, p in curve]]  # fmt: skip
 
 
@@ -79,7 +76,7 @@ def main() -> None:
     paper = load_eval_set(test / "HR", 8, test / "LR_x8")
     pp, ps = score(super_resolve(model, paper.lr_up, 16)[0], paper.hr)
     stem = weights.with_suffix("")
-    curve = learning_curve(Path(args.run), Path(f"{stem}_curve.png"), f"{weights.stem} validation (200 faces, real)")
+    learning_curve(Path(args.run), Path(f"{stem}_curve.png"), f"{weights.stem} validation (200 faces, real)")
     contact_sheet(data.lr_up[:16], data.lr_up[:16], sr[:16], data.hr[:16], Path(f"{stem}_sheet.png"))
     deg = json.loads(meta["degradation"])
     training = json.loads(meta.get("training", "{}"))
@@ -150,7 +147,7 @@ def main() -> None:
         f"{ps.mean():.4f} (bicubic 23.53 / 0.6319; the paper-protocol `fsrnet_lite_x8` stays the model for it).",
         "",
         f"## Learning curve\n\n![curve]({Path(f'{stem}_curve.png').name})\n",
-        *curve_table(Path(args.run), curve),
+        *curve_table(*validation_points(Path(args.run))),
         "",
         f"## Contact sheet (celeba1000)\n\n![sheet]({Path(f'{stem}_sheet.png').name})\n",
         "16 test faces: model input (cubic) twice, model output, HR (the sheet's first two columns are the same "
