@@ -27,11 +27,17 @@ from vidfsr.shared import shared_dir
 PUBLISHED = [("FSRNet (retrained by later papers)", 26.66, 0.7714), ("DIC (CVPR 2020)", 27.37, 0.8022)]
 
 
-def validation_points(run: Path) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
-    """(images, validation PSNR) of a run's log: the network's output, and the pasted face where it was scored."""
+def validation_points(run: Path, until: int | None = None) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+    """(images, validation PSNR) of a run's log: the network's output, and the pasted face where it was scored.
+
+    ``until`` (the weights' ``images_seen``) drops the points a run logged after the weights the card describes
+    were exported: a run resumed past its shipped weights would otherwise draw a curve they never reached.
+    """
     points, pasted = [], []
     with open(run / "train_log.csv") as f:
         for row in csv.DictReader(f):
+            if until is not None and int(row["images"]) > until:
+                break
             if row["val_psnr"]:
                 points.append((int(row["images"]), float(row["val_psnr"])))
             if row.get("val_psnr_pasted"):
@@ -39,13 +45,13 @@ def validation_points(run: Path) -> tuple[list[tuple[int, float]], list[tuple[in
     return points, pasted
 
 
-def learning_curve(run: Path, out: Path, title: str) -> list[tuple[int, float]]:
+def learning_curve(run: Path, out: Path, title: str, until: int | None = None) -> list[tuple[int, float]]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    points, pasted = validation_points(run)
+    points, pasted = validation_points(run, until)
     if points:
         fig, ax = plt.subplots(figsize=(6, 3.5), dpi=100)
         ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label="network output")
@@ -151,10 +157,15 @@ def main() -> None:
             super_resolve(model, data.lr_up, 16, tta=True)[0], data.hr
         )
     stem = weights.with_suffix("")
-    curve = learning_curve(Path(args.run), Path(f"{stem}_curve.png"), f"{weights.stem} validation (200 test faces)")
+    training = json.loads(meta.get("training", "{}"))
+    curve = learning_curve(
+        Path(args.run),
+        Path(f"{stem}_curve.png"),
+        f"{weights.stem} validation (200 test faces)",
+        training.get("images_seen"),
+    )
     lr_small = np.stack([cv2.resize(x, (128 // scale,) * 2, interpolation=cv2.INTER_AREA) for x in data.lr_up[:16]])
     contact_sheet(lr_small, data.lr_up[:16], sr[:16], data.hr[:16], Path(f"{stem}_sheet.png"))
-    training = json.loads(meta.get("training", "{}"))
     lines = [
         f"# Model card: {weights.name}",
         "",

@@ -76,10 +76,11 @@ def main() -> None:
     paper = load_eval_set(test / "HR", 8, test / "LR_x8")
     pp, ps = score(super_resolve(model, paper.lr_up, 16)[0], paper.hr)
     stem = weights.with_suffix("")
-    learning_curve(Path(args.run), Path(f"{stem}_curve.png"), f"{weights.stem} validation (200 faces, real)")
+    training = json.loads(meta.get("training", "{}"))
+    until = training.get("images_seen")  # the run may have gone on past these weights
+    learning_curve(Path(args.run), Path(f"{stem}_curve.png"), f"{weights.stem} validation (200 faces, real)", until)
     contact_sheet(data.lr_up[:16], data.lr_up[:16], sr[:16], data.hr[:16], Path(f"{stem}_sheet.png"))
     deg = json.loads(meta["degradation"])
-    training = json.loads(meta.get("training", "{}"))
     sides = json.loads(meta["native_sides"])
     lines = [
         f"# Model card: {weights.name}",
@@ -147,7 +148,7 @@ def main() -> None:
         f"{ps.mean():.4f} (bicubic 23.53 / 0.6319; the paper-protocol `fsrnet_lite_x8` stays the model for it).",
         "",
         f"## Learning curve\n\n![curve]({Path(f'{stem}_curve.png').name})\n",
-        *curve_table(*validation_points(Path(args.run))),
+        *curve_table(*validation_points(Path(args.run), until)),
         "",
         f"## Contact sheet (celeba1000)\n\n![sheet]({Path(f'{stem}_sheet.png').name})\n",
         "16 test faces: model input (cubic) twice, model output, HR (the sheet's first two columns are the same "
