@@ -21,6 +21,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from model_card import OPTIMIZERS, loss_words
 from vidfsr.models.evaluate import EvalSet, back_projected, load_eval_set, real_eval_set, score, super_resolve
 from vidfsr.models.face_metrics import FaceAnalyser, face_metrics
 from vidfsr.models.io import load_model, read_metadata
@@ -159,8 +160,10 @@ def main() -> None:
         "on the real-world degradation (`models/realdeg.py`; ranges in the FSRNet card). Hardware: "
         f"{platform.processor() or platform.machine()}, 2 CPU cores.", "",
         f"Training: `{args.command}`; {training.get('steps')} steps, {training.get('images_seen')} images, "
-        f"{training.get('wall_seconds')} s. Losses: coarse + fine + prior MSE (eq. 4, element means) + "
-        f"{losses.get('adv_weight')} x adversarial BCE + {losses.get('perceptual_weight')} x perceptual "
+        f"{training.get('wall_seconds')} s, "
+        f"{OPTIMIZERS.get(training.get('optimizer', 'rmsprop'), training.get('optimizer'))} lr {training.get('lr')}. "
+        f"Losses: {loss_words(losses)}; + {losses.get('adv_weight')} x adversarial BCE + "
+        f"{losses.get('perceptual_weight')} x perceptual "
         f"(`{losses.get('perceptual')}`). The perceptual term is the MSE between the features of a frozen "
         f"FSRNet prior-estimation network (`--perceptual prior:{args.fsrnet}`: its stem, hourglass and joint layer) "
         "of the SR and the HR face: ImageNet VGG-16 (the paper's choice) cannot be downloaded on this machine, "

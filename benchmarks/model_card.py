@@ -27,6 +27,23 @@ from vidfsr.shared import shared_dir
 PUBLISHED = [("FSRNet (retrained by later papers)", 26.66, 0.7714), ("DIC (CVPR 2020)", 27.37, 0.8022)]
 
 
+OPTIMIZERS = {"rmsprop": "RMSprop", "adam": "Adam"}
+
+
+def loss_words(losses: dict) -> str:
+    """The training loss as the card reads it (``training.losses`` of the metadata)."""
+    pixel = "smooth L1 (Charbonnier)" if losses.get("pixel") == "charbonnier" else "squared"
+    if losses.get("reduction") == "projected":
+        raw = losses.get("raw_weight", 0)
+        kept = f", the plain output term kept at weight {raw:g}" if raw else ", no term on the plain output"
+        return (
+            f"{pixel} error of the output after the back-projection step the pipeline pastes{kept}; "
+            f"prior (landmarks, parsing) squared, weight {losses.get('beta', 1):g}"
+        )
+    reduction = losses.get("reduction", "mean")
+    return f"{pixel} error of the output (reduction {reduction}); prior weight {losses.get('beta', 1):g}"
+
+
 def validation_points(run: Path, until: int | None = None) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
     """(images, validation PSNR) of a run's log: the network's output, and the pasted face where it was scored.
 

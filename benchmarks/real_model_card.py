@@ -17,29 +17,13 @@ import platform
 from pathlib import Path
 
 import numpy as np
-from model_card import contact_sheet, learning_curve, validation_points
+from model_card import OPTIMIZERS, contact_sheet, learning_curve, loss_words, validation_points
 from real_video import table_markdown
 from vidfsr.models.evaluate import as_pasted, load_eval_set, real_eval_set, score, super_resolve
 from vidfsr.models.io import load_model, read_metadata
 from vidfsr.pipelines.blend import LOSSLESS_CONSISTENCY, LOSSY_CONSISTENCY
 
 from vidfsr.shared import shared_dir
-
-OPTIMIZERS = {"rmsprop": "RMSprop", "adam": "Adam"}
-
-
-def loss_words(losses: dict) -> str:
-    """The training loss as the card reads it (``training.losses`` of the metadata)."""
-    pixel = "smooth L1 (Charbonnier)" if losses.get("pixel") == "charbonnier" else "squared"
-    if losses.get("reduction") == "projected":
-        raw = losses.get("raw_weight", 0)
-        kept = f", the plain output term kept at weight {raw:g}" if raw else ", no term on the plain output"
-        return (
-            f"{pixel} error of the output after the back-projection step the pipeline pastes{kept}; "
-            f"prior (landmarks, parsing) squared, weight {losses.get('beta', 1):g}"
-        )
-    reduction = losses.get("reduction", "mean")
-    return f"{pixel} error of the output (reduction {reduction}); prior weight {losses.get('beta', 1):g}"
 
 
 def curve_table(curve: list[tuple[int, float]], pasted: list[tuple[int, float]]) -> list[str]:
