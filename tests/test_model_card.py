@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
-import sys
 from pathlib import Path
 
 _path = Path(__file__).parents[1] / "benchmarks/model_card.py"
 _spec = importlib.util.spec_from_file_location("model_card", _path)
 model_card = importlib.util.module_from_spec(_spec)
-sys.modules.setdefault("model_card", model_card)
 _spec.loader.exec_module(model_card)
 
 
