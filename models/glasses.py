@@ -12,6 +12,11 @@ thinner than one pixel of the 128 px face, as metal frames are once a face is 12
 
 Measured (BENCHMARKS.md, session 17): a fine-tune of the shipped weights with it learned the synthetic frames, but
 on real video the glasses clips gained no more than the others, so the shipped weights do not use it.
+
+Clear frames (``clear=True``, session 28): transparent acetate, as d12 wears. They are not a colour painted over
+the face but a pale, half-transparent band whose two edges refract into thin darker lines; at 8x and H.264 only a
+faint light ring around the eyes is left of them, and the shipped network draws such faces without glasses and
+with narrowed eyes (BENCHMARKS.md, session 27).
 """
 
 from __future__ import annotations
@@ -34,6 +39,12 @@ PALETTE = (
     ((140, 140, 140), (225, 225, 225)),
     ((160, 130, 70), (220, 190, 120)),
 )
+# Clear frames: band colour (RGB, near white with a warm cast from the skin seen through it), the band's opacity,
+# its edges' darkness (opacity of a dark line at each edge) and widths (acetate is thick: 1-4 px at 128 px).
+CLEAR_COLOUR = ((215, 205, 200), (250, 245, 240))
+CLEAR_ALPHA_RANGE = (0.25, 0.6)
+CLEAR_EDGE_RANGE = (0.1, 0.35)
+CLEAR_WIDTH_RANGE = (1.0, 4.0)
 
 
 def _lens(centre: np.ndarray, half_w: float, half_h: float, power: float, angle: float) -> np.ndarray:
@@ -46,9 +57,10 @@ def _lens(centre: np.ndarray, half_w: float, half_h: float, power: float, angle:
     return np.stack([centre[0] + ca * x - sa * y, centre[1] + sa * x + ca * y], axis=1)
 
 
-def draw_glasses(image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def draw_glasses(image: np.ndarray, landmarks: np.ndarray, rng: np.random.Generator, clear: bool = False) -> np.ndarray:
     """A new copy of ``image`` (HxWx3 uint8, any channel order with the palette read as RGB) wearing frames
-    placed from its 68 ``landmarks`` (x, y pixels)."""
+    placed from its 68 ``landmarks`` (x, y pixels); ``clear``: transparent acetate frames instead of coloured
+    ones (the draws of coloured frames do not depend on whether clear ones exist)."""
     h, w = image.shape[:2]
     lm = np.asarray(landmarks, np.float64)
     left, right = lm[36:42], lm[42:48]  # the subject's right eye is on the image's left
@@ -62,10 +74,13 @@ def draw_glasses(image: np.ndarray, landmarks: np.ndarray, rng: np.random.Genera
     # Lenses sit a little below the eye line's centre more often than above (the eye is in the upper half).
     up = np.array([np.sin(angle), -np.cos(angle)])
     drop = -up * half_h * rng.uniform(-0.1, 0.3)
-    width = float(np.exp(rng.uniform(*np.log(WIDTH_RANGE))))  # log-uniform: thin frames as often as thick
-    dark, light = (np.array(c, np.float64) for c in PALETTE[int(rng.integers(len(PALETTE)))])
+    # log-uniform: thin frames as often as thick
+    width = float(np.exp(rng.uniform(*np.log(CLEAR_WIDTH_RANGE if clear else WIDTH_RANGE))))
+    ends = CLEAR_COLOUR if clear else PALETTE[int(rng.integers(len(PALETTE)))]
+    dark, light = (np.array(c, np.float64) for c in ends)
     colour = dark + rng.uniform() * (light - dark) + rng.normal(0, 4, 3)
-    alpha = rng.uniform(0.6, 1.0)
+    alpha = rng.uniform(*CLEAR_ALPHA_RANGE) if clear else rng.uniform(0.6, 1.0)
+    edge = rng.uniform(*CLEAR_EDGE_RANGE) if clear else 0.0
 
     k = SUPERSAMPLE
     layer = np.zeros((h * k, w * k), np.uint8)
@@ -88,7 +103,14 @@ def draw_glasses(image: np.ndarray, landmarks: np.ndarray, rng: np.random.Genera
         start = c + drop + sign * np.array([np.cos(angle), np.sin(angle)]) * half_w + up * half_h * 0.35
         end = np.array([side[0], start[1] + rng.uniform(-0.05, 0.05) * half_w])
         cv2.polylines(layer, [pts(np.stack([start, end]))], False, 255, thick, cv2.LINE_AA, shift)
-    cover = cv2.resize(layer, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) * (alpha / 255)
     out = image.astype(np.float32)
+    if clear:
+        # The band's two boundaries (a quarter-pixel line each at 128 px) refract: a thin dark line at each edge.
+        ring = np.ones((3, 3), np.uint8)
+        rim = cv2.dilate(layer, ring) - cv2.erode(layer, ring)
+        layer = cv2.erode(layer, ring)
+        shade = cv2.resize(rim, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) * (edge / 255)
+        out *= 1 - 0.6 * shade[..., None]  # darker, not black: the edge still passes most of the light
+    cover = cv2.resize(layer, (w, h), interpolation=cv2.INTER_AREA).astype(np.float32) * (alpha / 255)
     out += cover[..., None] * (colour[None, None, :].astype(np.float32) - out)
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)

@@ -110,6 +110,8 @@ class TrainConfig:
             stays usable without the step).
         glasses: the share of training faces that wear synthetic eyeglass frames (``glasses.draw_glasses``,
             drawn on the high-resolution face before any degradation); 0 leaves the data as it is.
+        glasses_clear: the share of those frames drawn as clear acetate (pale, half-transparent, with refracting
+            edges) instead of black, silver or gold.
         augment: ``paper`` (the paper's: a horizontal flip and 0-3 quarter turns, 8 variants a face) or ``flip``
             (upright faces, mirrored or not): the video pipeline only ever shows the model upright faces (the
             detector finds them so), and with ``paper`` three of four training faces lie on their side or upside
@@ -183,6 +185,7 @@ class TrainConfig:
     loss: str = "mean"
     raw_weight: float = 0.0
     glasses: float = 0.0
+    glasses_clear: float = 0.0
     augment: str = "paper"
     ema: float = 0.0
     pixel_loss: str = "l2"
@@ -207,6 +210,11 @@ class TrainConfig:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
         if not 0 <= self.glasses <= 1:
             raise ConfigError(f"--glasses is a share of faces in [0, 1], got {self.glasses}")
+        if not 0 <= self.glasses_clear <= 1 or (self.glasses_clear > 0 and self.glasses == 0):
+            raise ConfigError(
+                f"--glasses-clear is the share in [0, 1] of the --glasses frames drawn clear (with --glasses > 0), "
+                f"got {self.glasses_clear}"
+            )
         if not 0 <= self.ema < 1:
             raise ConfigError(f"--ema is a decay in [0, 1) (e.g. 0.999; 0: off), got {self.ema}")
         if self.precision not in ("auto", "fp32", "bf16"):
@@ -379,7 +387,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
         raise ConfigError(f"the projected loss is for single-frame models; {cfg.model} takes {mcfg.frames} frames")
     data = TrainBatches(faces, mcfg.scale, mcfg.size // 2, cfg.heatmap_sigma, real, mcfg.frames,
                         pairs=cfg.stability_weight > 0, projection=cfg.loss == "projected",
-                        glasses=cfg.glasses)  # fmt: skip
+                        glasses=cfg.glasses, glasses_clear=cfg.glasses_clear)  # fmt: skip
     val = None
     if cfg.val_hr and cfg.val_images and dist.main:
         if mcfg.frames > 1:
@@ -706,6 +714,7 @@ def weights_metadata(
                 **({"pixel": cfg.pixel_loss} if cfg.pixel_loss != "l2" else {}),
             },
             **({"glasses": cfg.glasses} if cfg.glasses > 0 else {}),
+            **({"glasses_clear": cfg.glasses_clear} if cfg.glasses_clear > 0 else {}),
             **({"augment": cfg.augment} if cfg.augment != "paper" else {}),
             **({"ema": cfg.ema} if cfg.ema > 0 else {}),
             **({"optimizer": cfg.optimizer} if cfg.optimizer != "rmsprop" else {}),

@@ -39,6 +39,7 @@ class TrainBatches:
         pairs: bool = False,
         projection: bool = False,
         glasses: float = 0.0,
+        glasses_clear: float = 0.0,
     ) -> None:
         self.images = torch.from_numpy(faces.images).permute(0, 3, 1, 2).contiguous()  # [N,3,128,128] uint8
         self.landmarks = torch.from_numpy(faces.landmarks)  # [N,68,2]
@@ -58,6 +59,7 @@ class TrainBatches:
         # projection: each face's LR side and back-projection share come with the batch (the projected loss).
         self.projection = projection
         self.glasses = glasses  # the share of faces given synthetic eyeglass frames (``glasses.draw_glasses``)
+        self.glasses_clear = glasses_clear  # the share of those frames drawn clear
         if projection and (real is None or frames > 1 or pairs):
             raise ValueError("the projected loss needs the real-world degradation, one frame and no stability pairs")
 
@@ -85,7 +87,9 @@ class TrainBatches:
                 if rng.random() < self.glasses:
                     face = images[i].permute(1, 2, 0).numpy()
                     lm = self.landmarks[index[i]].numpy().astype(np.float64)
-                    images[i] = torch.from_numpy(draw_glasses(face, lm, rng)).permute(2, 0, 1)
+                    # Drawn only when clear frames are on, so runs without them keep their frames.
+                    clear = self.glasses_clear > 0 and rng.random() < self.glasses_clear
+                    images[i] = torch.from_numpy(draw_glasses(face, lm, rng, clear=clear)).permute(2, 0, 1)
         hr = images.float() / 255
         heat = heatmaps(self.landmarks[index], self.prior_size, hr.shape[-1], self.sigma)
         parse = parsing_maps(self.labels[index], self.prior_size)

@@ -284,6 +284,48 @@ def test_glasses_share_reaches_the_batches_resumes_exactly_and_is_recorded(prepa
         _cfg(prepared, tmp_path / "x", glasses=1.5)
 
 
+def test_clear_glasses_are_pale_see_through_rims_recorded_and_leave_coloured_frames_alone(
+    prepared: Path, tmp_path: Path
+) -> None:
+    """Clear frames (``--glasses-clear Q``): around the eyes, the face still showing through a pale band (never
+    brighter than the band's near-white, never the band's colour painted over), its edges darker than the skin;
+    a share of 1 draws every framed face clear and a share of 0 leaves a run's coloured frames as they were; the
+    metadata says so; a clear share without frames is refused."""
+    from vidfsr.models.dataset_format import load_prepared
+    from vidfsr.models.glasses import CLEAR_COLOUR, draw_glasses
+    from vidfsr.models.train_data import TrainBatches
+
+    faces = load_prepared(str(prepared), "train")
+    for image, lm in zip(faces.images, faces.landmarks.astype(np.float64), strict=True):
+        out = draw_glasses(image, lm, np.random.default_rng(3), clear=True)
+        diff = out.astype(int) - image
+        changed = np.abs(diff).max(axis=2) > 4
+        rows = np.nonzero(changed.any(axis=1))[0]
+        assert changed.sum() > 40 and changed.mean() < 0.2
+        assert rows.min() < lm[36:48, 1].mean() < rows.max()
+        assert not changed[int(np.ceil(lm[48:68, 1].min())) :].any()
+        assert out.max() <= max(int(image.max()), max(CLEAR_COLOUR[1]) + 12)  # pale, never a glare
+        assert (diff.sum(axis=2) < -6).any(), "the rims' edges darken the face"
+        # see-through: no pixel goes more than ~60% of the way to the band's colour (opaque frames go all the way)
+        room = max(CLEAR_COLOUR[1]) - image.mean(axis=2)
+        dark = room > 40
+        assert (diff.mean(axis=2)[dark] / room[dark]).max() < 0.7
+    n = len(faces.images)
+    index, ops, seeds = torch.arange(n), torch.zeros(n, dtype=torch.long), torch.arange(n) + 100
+    _, coloured, _, _ = TrainBatches(faces, 8, 64, glasses=1.0).batch(index, ops, seeds)
+    _, none_clear, _, _ = TrainBatches(faces, 8, 64, glasses=1.0, glasses_clear=0.0).batch(index, ops, seeds)
+    _, all_clear, _, _ = TrainBatches(faces, 8, 64, glasses=1.0, glasses_clear=1.0).batch(index, ops, seeds)
+    assert torch.equal(coloured, none_clear)
+    assert all(not torch.equal(all_clear[i], coloured[i]) for i in range(n))
+    done = train(_cfg(prepared, tmp_path / "c", degradation="real", model="fsrnet_lite_real", steps=2,
+                      glasses=0.5, glasses_clear=0.5))  # fmt: skip
+    assert json.loads(read_metadata(done["weights"])["training"])["glasses_clear"] == 0.5
+    with pytest.raises(ConfigError, match="glasses-clear"):
+        _cfg(prepared, tmp_path / "x", glasses_clear=0.5)
+    with pytest.raises(ConfigError, match="glasses-clear"):
+        _cfg(prepared, tmp_path / "x", glasses=0.5, glasses_clear=2.0)
+
+
 def test_weight_average_is_exported_resumes_exactly_and_is_recorded(prepared: Path, tmp_path: Path) -> None:
     """``--ema D``: the exported weights are the average the checkpoint keeps, not the last step's; a resumed run
     ends with the same average as one run straight through; the metadata says so; a decay of 1 is refused."""

@@ -121,6 +121,11 @@ def add(sub: argparse._SubParsersAction) -> None:
         "degradation): thin frames are what the model sharpened least on real video",
     )  # fmt: skip
     p.add_argument(
+        "--glasses-clear", type=float, default=0.0, metavar="Q",
+        help="share of those frames drawn as clear acetate (pale, half-transparent): the frames the model wipes "
+        "off coded faces, narrowing the eyes behind them",
+    )  # fmt: skip
+    p.add_argument(
         "--augment", choices=("paper", "flip"), default="paper",
         help="paper: a flip and quarter turns (8 variants a face, the paper's); flip: upright faces only, mirrored "
         "or not, as the video pipeline shows them",
