@@ -271,8 +271,8 @@ def measure(
                     err = _luma(out[sl]) - _luma(truth[t][sl])
                     perr = _luma(prev_out[sl]) - _luma(truth[t - 1][sl])
                     rec["flicker"] = float(np.abs(err - perr).mean())
-                # From frame 1: on frame 0 no track is confirmed yet, so vidfsr shows bicubic there, and the
-                # Real-ESRGAN table (frames 0-2) would compare identity on that frame alone.
+                # From frame 1, the protocol since the analysis was added, kept so that sessions compare (vidfsr
+                # does enhance frame 0's faces: the tracker reports the first detection round's faces at once).
                 if analyser is not None and t >= 1 and (t - 1) % analysis_every == 0:
                     nrmse, ident = analyser.compare(out[..., ::-1], truth[t][..., ::-1], box)
                     rec["nrmse"], rec["identity"] = nrmse, ident
@@ -501,8 +501,7 @@ def main() -> None:
                 for r in recs:
                     r.update(clip=clip.stem, scale=scale, codec=codec)
                 records += recs
-                # The sheet shows the last Real-ESRGAN frame: on the first frame no track is confirmed yet, so
-                # vidfsr shows bicubic there.
+                # The sheet shows the last Real-ESRGAN frame, the one where the recursion has gathered the most.
                 st = args.esrgan_frames - 1
                 if args.sheet and codec in ("lossless", "28") and scale == 8 and faces[st] and esrgan is not None:
                     box = faces[st][0][1]
