@@ -55,10 +55,29 @@ def back_projected(image: Tensor, model_input: Tensor, sides: Tensor, shares: Te
 CHARBONNIER_EPS = 1e-3
 
 
-def charbonnier(a: Tensor, b: Tensor) -> Tensor:
+def charbonnier(a: Tensor, b: Tensor, weight: Tensor | None = None) -> Tensor:
     """Mean of sqrt(d^2 + eps^2) - eps: an L1 penalty whose gradient stays defined at zero error (eps = 1e-3 of
-    the [0, 1] range, a quarter of one 8-bit level), zero for a perfect match."""
-    return ((a - b).pow(2) + CHARBONNIER_EPS**2).sqrt().mean() - CHARBONNIER_EPS
+    the [0, 1] range, a quarter of one 8-bit level), zero for a perfect match; ``weight`` (a map of mean 1,
+    broadcast over the batch) weighs it pixel by pixel."""
+    penalty = (a - b).pow(2) + CHARBONNIER_EPS**2
+    penalty = penalty.sqrt() - CHARBONNIER_EPS
+    return (penalty if weight is None else penalty * weight).mean()
+
+
+# Outside the paste's ellipse the fine term keeps this share of its weight (``paste_weight``): the network still
+# draws the whole crop (the feather shows some of it, and the frame step reads all of it), but the pixels no one
+# sees stop taking half of a small network's effort.
+PASTE_FLOOR = 0.1
+
+
+def paste_weight(size: int, floor: float = PASTE_FLOOR) -> Tensor:
+    """A [1,1,size,size] weight map of mean 1: the feathered ellipse through which ``vidfsr enhance`` pastes a
+    face (``pipelines.blend.ellipse_mask``), raised to ``floor`` outside it. The crop rule frames the face with
+    margins, so about half of a crop is hair and background the paste never shows."""
+    from vidfsr.pipelines.blend import ellipse_mask
+
+    w = floor + (1 - floor) * torch.from_numpy(ellipse_mask(size))
+    return (w / w.mean())[None, None]
 
 
 def fsrnet_loss(
@@ -74,6 +93,7 @@ def fsrnet_loss(
     projection: tuple[Tensor, Tensor] | None = None,
     raw_weight: float = 0.0,
     pixel: str = "l2",
+    fine_weight: Tensor | None = None,
 ) -> tuple[Tensor, dict[str, float]]:
     """Total loss and its terms (as floats, for logging).
 
@@ -83,7 +103,9 @@ def fsrnet_loss(
     ``raw_weight`` adds that much of the plain fine term: on the projected term alone the network's own output
     drifts to an over-contrasted image that only the step makes right (BENCHMARKS.md, session 12). ``pixel``
     measures the image terms' errors squared (``l2``) or as a Charbonnier penalty (``charbonnier``, with
-    ``mean`` and ``projected``); the prior term stays squared.
+    ``mean`` and ``projected``); the prior term stays squared. ``fine_weight`` (``paste_weight``, with ``mean``
+    and ``projected``) weighs the fine terms pixel by pixel: what the pipeline pastes counts, what it never
+    shows hardly does; the coarse term, which the prior reads, stays even.
     """
     err = F.mse_loss
     image_err = err
@@ -114,14 +136,23 @@ def fsrnet_loss(
     elif reduction not in ("mean", "projected"):
         raise ValueError(f"reduction must be 'mean', 'paper', 'relative' or 'projected', got {reduction!r}")
     coarse = image_err(out.coarse.float(), hr)
+    fine_err = image_err
+    if fine_weight is not None:
+        if reduction not in ("mean", "projected"):
+            raise ValueError(f"a fine-term weight map goes with the 'mean' or 'projected' loss, not {reduction!r}")
+        w = fine_weight.to(hr.device, hr.dtype)
+
+        def fine_err(a: Tensor, b: Tensor) -> Tensor:
+            return charbonnier(a, b, w) if pixel == "charbonnier" else ((a - b).pow(2) * w).mean()
+
     image = out.image.float()
     if reduction == "projected":
         assert model_input is not None and projection is not None
-        fine = image_err(back_projected(image, model_input.float(), *projection), hr)
+        fine = fine_err(back_projected(image, model_input.float(), *projection), hr)
         if raw_weight > 0:
-            fine = fine + raw_weight * image_err(image, hr)
+            fine = fine + raw_weight * fine_err(image, hr)
     else:
-        fine = image_err(image, hr)
+        fine = fine_err(image, hr)
     total = coarse + alpha * fine
     terms = {"coarse": coarse.detach(), "fine": fine.detach()}
     if cfg.prior and cfg.prior_supervised:

@@ -35,7 +35,7 @@ from .evaluate import EvalSet, as_pasted, load_eval_set, real_burst_eval_set, re
 from .fsrgan import perceptual_loss
 from .fsrnet import FSRNet, FSRNetConfig, expand_blocks, expand_frames, expand_width
 from .io import save_weights
-from .losses import fsrnet_loss
+from .losses import fsrnet_loss, paste_weight
 from .realdeg import RealDegradation, RealDegradationConfig
 from .registry import create_model, model_config
 from .train_data import TrainBatches
@@ -123,6 +123,9 @@ class TrainConfig:
             2017; EDSR) found an L1-type loss reaches a higher PSNR than L2 itself, also when it takes over from
             an L2-trained network, because L2's gradient fades on the small errors a converged model has left.
             The prior term stays squared (heatmaps and parsing maps are regressed as in the paper).
+        fine_region: ``crop`` (every pixel of the 128 px crop counts the same) or ``paste`` (the fine terms
+            weighted by the feathered ellipse through which the pipeline pastes the face, a tenth outside it;
+            ``losses.paste_weight``): about half of a crop is hair and background that is never shown.
         optimizer: ``rmsprop`` (the paper's) or ``adam``; a resumed run keeps its checkpoint's.
         ema: decay of an exponential moving average of the weights (0: off), kept beside the trained weights,
             checkpointed with them, validated and exported in their place. The fine-tunes' validation wandered by
@@ -189,6 +192,7 @@ class TrainConfig:
     augment: str = "paper"
     ema: float = 0.0
     pixel_loss: str = "l2"
+    fine_region: str = "crop"
     optimizer: str = "rmsprop"
 
     def __post_init__(self) -> None:
@@ -202,6 +206,10 @@ class TrainConfig:
             raise ConfigError("--raw-weight is a weight >= 0 of the plain fine term beside --loss projected")
         if self.augment not in AUGMENTS:
             raise ConfigError(f"augment must be one of {', '.join(AUGMENTS)}, got {self.augment!r}")
+        if self.fine_region not in FINE_REGIONS:
+            raise ConfigError(f"fine_region must be one of {', '.join(FINE_REGIONS)}, got {self.fine_region!r}")
+        if self.fine_region != "crop" and self.loss not in ("mean", "projected"):
+            raise ConfigError(f"--fine-region {self.fine_region} goes with --loss mean or projected, not {self.loss}")
         if self.pixel_loss not in PIXEL_LOSSES:
             raise ConfigError(f"pixel_loss must be one of {', '.join(PIXEL_LOSSES)}, got {self.pixel_loss!r}")
         if self.pixel_loss != "l2" and self.loss not in ("mean", "projected"):
@@ -283,6 +291,7 @@ def _init_distributed(device: torch.device) -> Dist:
 # The augmentation ops of ``TrainBatches.batch``: bit 2 = horizontal flip, bits 0-1 = quarter turns.
 AUGMENTS = ("paper", "flip")
 PIXEL_LOSSES = ("l2", "charbonnier")
+FINE_REGIONS = ("crop", "paste")
 OPTIMIZERS = ("rmsprop", "adam")
 
 
@@ -573,6 +582,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
         rng_after["degrade"] = json.dumps(real.get_state())
     window_t, window_imgs = time.perf_counter(), 0
     terms: dict[str, float] = {}
+    fine_weight = paste_weight(mcfg.size).to(device) if cfg.fine_region == "paste" else None
     try:
         net.train()
         while state["step"] < cfg.steps:
@@ -593,7 +603,7 @@ def train(cfg: TrainConfig, resume: str | Path | None = None, progress: Progress
                     output = net(lr_up)
             # The terms come back as floats: a sync point.
             loss, terms = fsrnet_loss(output, hr, heat, parse, mcfg, cfg.alpha, cfg.beta, cfg.loss, lr_up, projection,
-                                      cfg.raw_weight, cfg.pixel_loss)  # fmt: skip
+                                      cfg.raw_weight, cfg.pixel_loss, fine_weight)  # fmt: skip
             if d_net is not None:
                 cond = lr_up[:, :3]  # the discriminator's condition: the current frame's input
                 with ctx:
@@ -712,6 +722,7 @@ def weights_metadata(
                 **({"stability_weight": cfg.stability_weight} if cfg.stability_weight > 0 else {}),
                 **({"raw_weight": cfg.raw_weight} if cfg.loss == "projected" else {}),
                 **({"pixel": cfg.pixel_loss} if cfg.pixel_loss != "l2" else {}),
+                **({"fine_region": cfg.fine_region} if cfg.fine_region != "crop" else {}),
             },
             **({"glasses": cfg.glasses} if cfg.glasses > 0 else {}),
             **({"glasses_clear": cfg.glasses_clear} if cfg.glasses_clear > 0 else {}),

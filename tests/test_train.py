@@ -675,6 +675,50 @@ def test_charbonnier_and_adam_train_are_recorded_and_a_resume_keeps_the_optimise
         _cfg(prepared, tmp_path / "x", optimizer="sgd")
 
 
+def test_paste_region_weighs_the_fine_terms_by_what_the_pipeline_shows(prepared: Path, tmp_path: Path) -> None:
+    """``--fine-region paste``: the fine terms weigh each pixel by the ellipse ``vidfsr enhance`` pastes through
+    (mean 1; a tenth of the peak in the corners), so an error in the hair and background costs a tenth of the same
+    error on the face, while the coarse term stays even; it reaches the metadata, and the losses it was not built
+    into refuse it."""
+    from vidfsr.models.fsrnet import FSRNetConfig, FSRNetOutput
+    from vidfsr.models.losses import PASTE_FLOOR, fsrnet_loss, paste_weight
+    from vidfsr.pipelines.blend import ellipse_mask
+
+    w = paste_weight(128)
+    assert w.shape == (1, 1, 128, 128) and float(w.mean()) == pytest.approx(1.0, abs=1e-5)
+    shown = torch.from_numpy(ellipse_mask(128)) > 0.99
+    assert float(w[0, 0][shown].min()) == pytest.approx(float(w.max()), rel=0.01)  # the whole face, at the peak
+    assert float(w[0, 0, 0, 0]) == pytest.approx(PASTE_FLOOR * float(w.max()), rel=1e-3)  # a corner
+    cfg = FSRNetConfig(prior=False)
+    hr = torch.zeros(1, 3, 128, 128)
+    corner, face = hr.clone(), hr.clone()
+    corner[..., :8, :8] = 0.5
+    face[..., 60:68, 60:68] = 0.5
+    for pixel in ("l2", "charbonnier"):
+        cost = {}
+        for name, image in (("corner", corner), ("face", face)):
+            out = FSRNetOutput(image=image, coarse=image, heatmaps=None, parsing=None)
+            even, _ = fsrnet_loss(out, hr, None, None, cfg, pixel=pixel)
+            weighted, terms = fsrnet_loss(out, hr, None, None, cfg, pixel=pixel, fine_weight=w)
+            # coarse + fine: the coarse term is the even one, the fine term the weighted one
+            cost[name] = float(weighted - even / 2)
+            assert float(terms["coarse"]) == pytest.approx(float(even) / 2)
+        assert cost["corner"] == pytest.approx(PASTE_FLOOR * cost["face"], rel=0.02)
+    with pytest.raises(ValueError, match="weight map"):
+        fsrnet_loss(FSRNetOutput(face, face, None, None), hr, None, None, cfg, reduction="paper", fine_weight=w)
+    done = train(_cfg(prepared, tmp_path / "p", degradation="real", model="fsrnet_lite_real", loss="projected",
+                      raw_weight=0.1, fine_region="paste", steps=2))  # fmt: skip
+    assert json.loads(read_metadata(done["weights"])["training"])["losses"]["fine_region"] == "paste"
+    plain = train(_cfg(prepared, tmp_path / "c", degradation="real", model="fsrnet_lite_real", loss="projected",
+                       raw_weight=0.1, steps=2))  # fmt: skip
+    assert "fine_region" not in json.loads(read_metadata(plain["weights"])["training"])["losses"]
+    assert _losses(tmp_path / "p") != _losses(tmp_path / "c")
+    with pytest.raises(ConfigError, match="fine-region"):
+        _cfg(prepared, tmp_path / "x", loss="paper", fine_region="paste")
+    with pytest.raises(ConfigError, match="crop, paste"):
+        _cfg(prepared, tmp_path / "x", fine_region="face")
+
+
 def test_real_world_validation_also_scores_what_the_pipeline_pastes(
     prepared: Path, tmp_path: Path, celeba1000: Path
 ) -> None:

@@ -141,6 +141,11 @@ def add(sub: argparse._SubParsersAction) -> None:
         "image restoration studies found reaches a higher PSNR); the prior term stays squared",
     )  # fmt: skip
     p.add_argument(
+        "--fine-region", choices=("crop", "paste"), default="crop",
+        help="where the fine image terms count: crop (every pixel of the crop) or paste (the ellipse through which "
+        "vidfsr enhance pastes the face; a tenth outside it, where the paste never shows)",
+    )  # fmt: skip
+    p.add_argument(
         "--optimizer", choices=("rmsprop", "adam"), default="rmsprop",
         help="rmsprop (the paper's) or adam; a resumed run keeps its checkpoint's",
     )  # fmt: skip
