@@ -16,7 +16,9 @@ on real video the glasses clips gained no more than the others, so the shipped w
 Clear frames (``clear=True``, session 28): transparent acetate, as d12 wears. They are not a colour painted over
 the face but a pale, half-transparent band whose two edges refract into thin darker lines; at 8x and H.264 only a
 faint light ring around the eyes is left of them, and the shipped network draws such faces without glasses and
-with narrowed eyes (BENCHMARKS.md, session 27).
+with narrowed eyes (BENCHMARKS.md, session 27). A fine-tune with a quarter of the faces in clear frames left d12
+where it was (BENCHMARKS.md, session 28): its coded crops hold no trace of the frames, and on clean ones the
+back-projection step already puts back what the input shows.
 """
 
 from __future__ import annotations
