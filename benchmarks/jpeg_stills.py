@@ -1,6 +1,6 @@
 """JPEG stills: vidfsr against bicubic on faces saved as JPEG at a range of qualities, per back-projection setting.
 
-    python benchmarks/jpeg_stills.py [--qualities 50 70 80 85 90 95] [--scales 4 8] [--configs auto lossy c1]
+    python benchmarks/jpeg_stills.py [--qualities 50 70 80 85 90 95] [--scales 4 8] [--configs auto lossy c1] [--png]
 
 A still is what a user passes as ``vidfsr enhance photo.jpg out.png``. Frame 3 of every ../shared talking-head
 clip is the truth; it is shrunk by each scale with an area filter, saved with OpenCV's JPEG encoder (libjpeg,
@@ -10,7 +10,8 @@ IJG qualities) and enhanced by ``vidfsr.enhance_video`` as the CLI runs it, with
 0), ``c1f05`` (1.0 / 0.5), ``c1f1`` (1.0 / 1.0: the lossless shares); ``s1``, ``s08`` and ``s07`` the defaults
 with the paste strength (``--blend``) set to 1, 0.8 and 0.7.
 Y-PSNR gain over a bicubic upscale of the same JPEG inside the true face box (YuNet on the original), mean and
-worst face. Writes a JSON of every face's gain.
+worst face. ``--png`` also saves each shrunk frame losslessly (the issue's ``vidfsr enhance photo.png out.png``).
+Writes a JSON of every face's gain.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ def main() -> None:
     ap.add_argument("--scales", type=int, nargs="+", default=[4, 8])
     ap.add_argument("--configs", nargs="+", default=["auto", "lossy"], choices=sorted(CONFIGS))
     ap.add_argument("--weights", nargs="*", default=[], help="weights names or paths (default: vidfsr's default)")
+    ap.add_argument("--png", action="store_true", help="also a lossless PNG still per scale (row 'png')")
     ap.add_argument("--out", default="benchmarks/results/jpeg_stills.json")
     args = ap.parse_args()
     logging.basicConfig(level=logging.WARNING)
@@ -70,9 +72,10 @@ def main() -> None:
                 small = cv2.resize(
                     truth, (truth.shape[1] // scale, truth.shape[0] // scale), interpolation=cv2.INTER_AREA
                 )
-                for q in args.qualities:
-                    src = Path(tmp) / f"{clip.stem}_x{scale}_q{q}.jpg"
-                    cv2.imwrite(str(src), small, [cv2.IMWRITE_JPEG_QUALITY, q])
+                stills = [(f"q{q}", ".jpg", [cv2.IMWRITE_JPEG_QUALITY, q]) for q in args.qualities]
+                for kind, ext, params in stills + ([("png", ".png", [])] if args.png else []):
+                    src = Path(tmp) / f"{clip.stem}_x{scale}_{kind}{ext}"
+                    cv2.imwrite(str(src), small, params)
                     low = cv2.imread(str(src))
                     bicubic = cv2.resize(low, truth.shape[1::-1], interpolation=cv2.INTER_CUBIC)
                     for name in args.configs:
@@ -83,18 +86,21 @@ def main() -> None:
                             sl = region(box, truth.shape)
                             g = truth[sl][..., ::-1]
                             gain = psnr_y(out[sl][..., ::-1], g) - psnr_y(bicubic[sl][..., ::-1], g)
-                            gains.setdefault(f"x{scale} q{q} {name}", []).append(float(gain))
+                            gains.setdefault(f"x{scale} {kind} {name}", []).append(float(gain))
             print(f"{clip.stem}: {time.perf_counter() - started:.0f} s", flush=True)
     print("\n| scale | quality | " + " | ".join(f"{c}: mean (worst)" for c in args.configs) + " |")
     print("|---|---|" + "---|" * len(args.configs))
     for scale in args.scales:
-        for q in args.qualities:
-            cells = [gains.get(f"x{scale} q{q} {c}", []) for c in args.configs]
-            print(f"| x{scale} | {q} | " + " | ".join(f"{np.mean(v):+.2f} ({np.min(v):+.2f})" for v in cells) + " |")
+        for kind in [f"q{q}" for q in args.qualities] + (["png"] if args.png else []):
+            cells = [gains.get(f"x{scale} {kind} {c}", []) for c in args.configs]
+            label = kind[1:] if kind.startswith("q") else kind
+            row = " | ".join(f"{np.mean(v):+.2f} ({np.min(v):+.2f})" for v in cells)
+            print(f"| x{scale} | {label} | {row} |")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     record = {"command": "python benchmarks/jpeg_stills.py " + " ".join(
         [f"--qualities {' '.join(map(str, args.qualities))}", f"--scales {' '.join(map(str, args.scales))}",
-         f"--configs {' '.join(args.configs)}", *([f"--weights {' '.join(args.weights)}"] if args.weights else [])]),
+         f"--configs {' '.join(args.configs)}", *(["--png"] if args.png else []),
+         *([f"--weights {' '.join(args.weights)}"] if args.weights else [])]),
         "seconds": round(time.perf_counter() - started, 1), "gains_db": gains}  # fmt: skip
     Path(args.out).write_text(json.dumps(record, indent=1))
 
