@@ -59,6 +59,9 @@ def main() -> None:
     os.environ.setdefault("VIDFSR_MODEL_DIR", str(shared_dir() / "models"))
     set_cpu_threads()
     started = time.perf_counter()
+    # (row label, file extension, OpenCV write parameters) of each still a shrunk frame is saved as
+    stills = [(f"q{q}", ".jpg", [cv2.IMWRITE_JPEG_QUALITY, q]) for q in args.qualities]
+    stills += [("png", ".png", [])] if args.png else []
     gains: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for clip in sorted((shared_dir() / "data/videos/talking_head").glob("*.mp4")):
@@ -72,8 +75,7 @@ def main() -> None:
                 small = cv2.resize(
                     truth, (truth.shape[1] // scale, truth.shape[0] // scale), interpolation=cv2.INTER_AREA
                 )
-                stills = [(f"q{q}", ".jpg", [cv2.IMWRITE_JPEG_QUALITY, q]) for q in args.qualities]
-                for kind, ext, params in stills + ([("png", ".png", [])] if args.png else []):
+                for kind, ext, params in stills:
                     src = Path(tmp) / f"{clip.stem}_x{scale}_{kind}{ext}"
                     cv2.imwrite(str(src), small, params)
                     low = cv2.imread(str(src))
@@ -91,7 +93,7 @@ def main() -> None:
     print("\n| scale | quality | " + " | ".join(f"{c}: mean (worst)" for c in args.configs) + " |")
     print("|---|---|" + "---|" * len(args.configs))
     for scale in args.scales:
-        for kind in [f"q{q}" for q in args.qualities] + (["png"] if args.png else []):
+        for kind, _, _ in stills:
             cells = [gains.get(f"x{scale} {kind} {c}", []) for c in args.configs]
             label = kind[1:] if kind.startswith("q") else kind
             row = " | ".join(f"{np.mean(v):+.2f} ({np.min(v):+.2f})" for v in cells)
