@@ -1356,3 +1356,42 @@ def test_stills_send_large_faces_at_256_by_format_and_quality(
     cv2.imwrite(str(folder / "c.jpg"), frame, [cv2.IMWRITE_JPEG_QUALITY, 80])
     vidfsr.enhance_video(folder, tmp_path / "out", models=(tiny_weights[0],), force=True, scale=5.0)
     assert input_sizes == [256, 256, 128]  # a.png, b.jpg, c.jpg
+
+
+def test_the_default_weights_follow_the_device(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a CPU the lite network serves (a larger one's model time is what every face costs there); on an
+    accelerator the first larger network the install holds does, and ``vidfsr info`` says which is whose."""
+    import torch
+
+    from vidfsr.api import default_weights, load_default_model, load_models
+    from vidfsr.info import _default_label
+
+    torch.manual_seed(0)
+    grown = create_model("fsrnet_real_grown", **TINY)
+    save_weights(grown, tmp_path / "fsrnet_real_grown.safetensors", degradation={"name": "real"}, native_sides=[20, 60])
+    monkeypatch.setenv("VIDFSR_MODEL_DIR", str(tmp_path))
+    assert default_weights("cpu") == default_weights(torch.device("cpu")) == ("fsrnet_lite_real",)
+    assert default_weights("cuda:1")[-1] == "fsrnet_lite_real"  # an install without a larger one keeps working
+    _, _, on_cpu = load_default_model("cpu")
+    model, _, on_cuda = load_default_model("cpu", prefer="cuda")
+    assert (on_cpu, on_cuda) == ("fsrnet_lite_real", "fsrnet_real_grown")
+    assert model.cfg.hourglasses == 1 and model.cfg.channels == TINY["channels"]
+    assert next(model.parameters()).device.type == "cpu"  # loaded where asked; the enhancer moves it
+    assert [(r.lo, r.hi) for r in load_models([], "cuda")] == [(20.0, 60.0)]
+    assert [(r.lo, r.hi) for r in load_models([], "cpu")] == [(16.0, 96.0)]
+
+    folder = tmp_path / "install"
+    folder.mkdir()
+    for name in ("fsrnet_lite_real", "fsrnet_real_grown", "fsrnet_lite_x8"):
+        (folder / f"{name}.safetensors").touch()
+    labels = {
+        n: _default_label(n, folder, default_weights)
+        for n in ("fsrnet_lite_real", "fsrnet_real_grown", "fsrnet_lite_x8")
+    }
+    assert labels == {
+        "fsrnet_lite_real": " (default on CPU)",
+        "fsrnet_real_grown": " (default on CUDA)",
+        "fsrnet_lite_x8": "",
+    }
+    (folder / "fsrnet_real_grown.safetensors").unlink()
+    assert _default_label("fsrnet_lite_real", folder, default_weights) == " (default)"

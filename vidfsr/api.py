@@ -25,9 +25,15 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# Shipped weights in order of preference: the first one found is used. The real-world model serves every face
-# size in its measured range; the paper-protocol weights (fsrnet_lite_x8, fsrnet_lite_x4) stay available by name.
-DEFAULT_WEIGHTS = ("fsrnet_real", "fsrnet_lite_real")
+# Shipped weights in order of preference, by the device the model runs on: the first one found is used. A larger
+# network gains a little on real video (the grown one +0.01-0.05 dB, BENCHMARKS.md sessions 29-30) for several
+# times the lite one's multiply-adds: an accelerator hides that, on a CPU it is what every face costs, so the lite
+# network serves there. Every shipped model stays available by name (--model NAME), the paper-protocol weights
+# (fsrnet_lite_x8, fsrnet_lite_x4) included.
+DEFAULT_WEIGHTS: dict[str, tuple[str, ...]] = {
+    "cpu": ("fsrnet_lite_real",),
+    "accelerator": ("fsrnet_real", "fsrnet_real_grown", "fsrnet_lite_real"),
+}
 # Frames buffered between stages for live input: 2 halved latency against 8 at the same throughput.
 LIVE_QUEUE = 2
 
@@ -150,8 +156,15 @@ def set_cpu_threads(threads: int = 0) -> int:
     return n
 
 
-def load_models(names: Sequence[str]) -> dict[Any, Any]:
-    """Native-size range -> loaded FSRNet, from explicit weights (in order of preference) or the shipped default."""
+def default_weights(device: Any = "cpu") -> tuple[str, ...]:
+    """The shipped weights names :func:`load_default_model` tries on ``device``, in order of preference."""
+    kind = device if isinstance(device, str) else device.type
+    return DEFAULT_WEIGHTS["cpu" if kind.split(":")[0] == "cpu" else "accelerator"]
+
+
+def load_models(names: Sequence[str], device: Any = "cpu") -> dict[Any, Any]:
+    """Native-size range -> loaded FSRNet, from explicit weights (in order of preference) or the shipped default
+    for ``device`` (the models are loaded on the CPU; the enhancer moves them)."""
     from .models.io import load_model_meta, native_sides
     from .pipelines.crops import ModelRange
 
@@ -164,15 +177,17 @@ def load_models(names: Sequence[str]) -> dict[Any, Any]:
         models[key] = model
     if names:
         return models
-    model, meta, _ = load_default_model()
+    model, meta, name = load_default_model(prefer=device)
+    logger.info("model %s (the default on %s)", name, device if isinstance(device, str) else device.type)
     return {ModelRange(*native_sides(meta, model.cfg)): model}
 
 
-def load_default_model(device: Any = "cpu") -> tuple[Any, dict[str, str], str]:
-    """(model, weights metadata, name) of the first shipped default weights found (``DEFAULT_WEIGHTS``)."""
+def load_default_model(device: Any = "cpu", prefer: Any = None) -> tuple[Any, dict[str, str], str]:
+    """(model, weights metadata, name) of the first shipped default weights found for the device the model will
+    run on (``prefer``, else ``device``; ``DEFAULT_WEIGHTS``), loaded on ``device``."""
     from .models.io import load_model_meta
 
-    for name in DEFAULT_WEIGHTS:
+    for name in default_weights(device if prefer is None else prefer):
         try:
             model, meta = load_model_meta(name, device)
         except AssetNotFoundError:
@@ -242,7 +257,7 @@ def build_runner(opts: EnhanceOptions, source_codec: str | None = None, quality:
     device = resolve_device(opts.device)
     stages = opts.stages or (ACCELERATOR_THREADS if device.type == "cuda" else DEFAULT_THREADS)
     parse_threads(stages)  # a bad grouping fails before the models load
-    models = load_models(opts.models)
+    models = load_models(opts.models, device)
     backend = resolve_backend(opts.backend, device.type, opts.precision)
     enhancer = Enhancer(
         models,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import platform
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from . import __version__, weights
 
@@ -44,6 +46,17 @@ def _opens(encoder: str) -> bool:
     return True
 
 
+def _default_label(stem: str, folder: Path, default_weights: Callable[[str], tuple[str, ...]]) -> str:
+    """`` (default)``, `` (default on CPU)``, `` (default on CUDA)`` or nothing: whether these weights are the first
+    of the device's preferences that this install ships."""
+    on = []
+    for label, device in (("CPU", "cpu"), ("CUDA", "cuda")):
+        shipped = [n for n in default_weights(device) if (folder / f"{n}.safetensors").exists()]
+        if shipped[:1] == [stem]:
+            on.append(label)
+    return " (default)" if len(on) == 2 else f" (default on {on[0]})" if on else ""
+
+
 def shipped_weights() -> list[str]:
     """One line per weights file bundled in the package: name, face sizes served, degradation, metrics."""
     import json
@@ -64,11 +77,11 @@ def shipped_weights() -> list[str]:
         sides = meta.get("native_sides")
         arch = json.loads(meta.get("arch", "{}"))
         if deg == "real" and sides:
-            from .api import DEFAULT_WEIGHTS
+            from .api import default_weights
 
             lo, hi = json.loads(sides)
             kind = "FSRGAN, " if meta.get("model_name", "").endswith("+gan") else ""
-            default = " (default)" if path.stem in DEFAULT_WEIGHTS else ""
+            default = _default_label(path.stem, folder, default_weights)
             lines.append(f"{path.stem}: face crops of {lo:g}-{hi:g} px, {kind}real-world degradation{default}")
         else:
             lines.append(f"{path.stem}: x{arch.get('scale', '?')}, paper protocol (bicubic degradation)")

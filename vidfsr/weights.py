@@ -61,7 +61,15 @@ register_asset(
 
 
 # vidfsr's own FSRNet weights ship inside the package (vidfsr/weights/); see their model cards there.
-for _name in ("fsrnet_lite_real", "fsrnet_real", "fsrgan_lite_real", "fsrnet_lite_x8", "fsrnet_lite_x4", "fsrnet_x8"):
+for _name in (
+    "fsrnet_lite_real",
+    "fsrnet_real",
+    "fsrnet_real_grown",
+    "fsrgan_lite_real",
+    "fsrnet_lite_x8",
+    "fsrnet_lite_x4",
+    "fsrnet_x8",
+):
     register_asset(Asset(_name, f"{_name}.safetensors", description=f"vidfsr {_name} weights"))
 
 

@@ -18,7 +18,13 @@ def add(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("input", help="video file, image, or folder of images")
     p.add_argument("output", help="output file (container from its extension) or folder")
-    p.add_argument("--model", action="append", default=[], help="weights name or .safetensors path (repeatable)")
+    p.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        help="weights name or .safetensors path (repeatable; default: fsrnet_lite_real on a CPU, the larger "
+        "fsrnet_real_grown on CUDA; 'vidfsr info' lists the shipped ones)",
+    )
     p.add_argument("--scale", type=float, default=2.0, help="output size factor (default 2)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto")
