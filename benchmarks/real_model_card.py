@@ -25,6 +25,13 @@ from vidfsr.pipelines.blend import LOSSLESS_CONSISTENCY, LOSSY_CONSISTENCY
 
 from vidfsr.shared import shared_dir
 
+# How a card names each registered real-world network (``vidfsr.models.registry``).
+NETWORKS = {
+    "fsrnet_lite_real": "FSRNet lite",
+    "fsrnet_real_grown": "FSRNet at the paper's widths with one hourglass",
+    "fsrnet_real": "FSRNet at the paper's size",
+}
+
 
 def curve_table(curve: list[tuple[int, float]], pasted: list[tuple[int, float]]) -> list[str]:
     """The validation table: the network's output, and the pasted face where the run scored it."""
@@ -46,6 +53,7 @@ def main() -> None:
     ap.add_argument("--command", required=True)
     ap.add_argument("--hardware", default=f"{platform.processor() or platform.machine()}, 2 CPU cores (this machine)")
     ap.add_argument("--notes", default="")
+    ap.add_argument("--role", default="the default model of `vidfsr enhance`", help="what the weights are for")
     args = ap.parse_args()
     weights = Path(args.weights)
     model = load_model(weights)
@@ -69,10 +77,10 @@ def main() -> None:
     lines = [
         f"# Model card: {weights.name}",
         "",
-        f"FSRNet lite (`{meta.get('model_name')}`, {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M "
-        "parameters) trained on the real-world degradation (`vidfsr.models.realdeg`): the default model of "
-        "`vidfsr enhance`. It takes a face crop of any native size, resized straight to 128x128 with OpenCV's "
-        "cubic filter (never shrunk first), and returns 128x128.",
+        f"{NETWORKS.get(meta.get('model_name', ''), 'FSRNet')} (`{meta.get('model_name')}`, "
+        f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters) trained on the real-world "
+        f"degradation (`vidfsr.models.realdeg`): {args.role}. It takes a face crop of any native size, resized "
+        "straight to 128x128 with OpenCV's cubic filter (never shrunk first), and returns 128x128.",
         "",
         f"- Serves native crop sides **{sides[0]}-{sides[1]} px** (`native_sides` in the metadata"
         f"{', measured on real video: the sizes where it beats bicubic' if 'native_sides_measured' in meta else ''});"

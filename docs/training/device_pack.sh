@@ -3,8 +3,10 @@
 #
 #   bash docs/training/device_pack.sh        # here, on the CPU machine, once (~3 min with the prepare step)
 #
-# .gpu/a (~42 MB): the PyAV wheel for the device's Python 3.12 (x264 for the real degradation's H.264; the device
-#                  image has no av), the training set's landmarks and manifest, 200 celeba1000 faces for validation.
+# .gpu/a (~52 MB): the PyAV wheel for the device's Python 3.12 (x264 for the real degradation's H.264; the device
+#                  image has no av), the training set's landmarks and manifest, 200 celeba1000 faces for validation,
+#                  and the grown network's best CPU-trained weights as init.safetensors (INIT_WEIGHTS; 10 MB, too
+#                  large to travel in the slimmed tree beside the crops), which the train call starts from.
 # .gpu/b (~57 MB): the training face crops.
 # Each half stays under the device tool's 64 MiB a call beside the slimmed tree (device_tree.sh), which is why
 # there are two: the first call unpacks .gpu/a, the second .gpu/b on the same warm machine, then trains.
@@ -12,12 +14,18 @@ set -euo pipefail
 SHARED="${VIDFSR_SHARED:-../shared}"
 DATA="${DATA:-data/faces128}"
 AV_VERSION="${AV_VERSION:-19.0.2}"
+# The first of these that exists: the shipped grown weights, else the CPU run's latest export (session 29-30).
+INIT_WEIGHTS="${INIT_WEIGHTS:-}"
+for w in vidfsr/weights/fsrnet_real_grown.safetensors checkpoints/real_grown_v5/final.safetensors; do
+    [ -n "$INIT_WEIGHTS" ] || [ ! -f "$w" ] || INIT_WEIGHTS="$w"
+done
 [ -f "$DATA/dataset.json" ] || vidfsr prepare "$SHARED/data/faces/train" "$DATA" --quality 84
 rm -rf .gpu /tmp/vidfsr_pack_val && mkdir -p .gpu/a .gpu/b /tmp/vidfsr_pack_val/val/HR
 python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     -d .gpu/a "av==$AV_VERSION"
 find "$SHARED/data/faces/test/celeba1000/HR" -name '*.jpg' | sort | head -200 | xargs cp -t /tmp/vidfsr_pack_val/val/HR
+case "$INIT_WEIGHTS" in "" | none) ;; *) cp "$INIT_WEIGHTS" .gpu/a/init.safetensors ;; esac
 tar cf .gpu/a/meta.tar -C "$DATA" landmarks.npy manifest.csv dataset.json DATASET.md -C /tmp/vidfsr_pack_val val
 # A zip (stored: JPEGs do not shrink) instead of a tar: tar's 512-byte headers and padding would add ~9 MB.
 python3 - "$DATA" <<'PY'

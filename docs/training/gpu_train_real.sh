@@ -14,14 +14,16 @@
 set -euo pipefail
 MODE="${1:-}"
 OUT="${OUT:-runs/gpu_real}"
-# The shipped lite weights grown into the paper-size network (same output at step 0): the budget goes into what
-# the capacity adds, not into catching up. MODEL=fsrnet_real INIT= LR=2.5e-4 trains the paper's two-hourglass
-# network from scratch instead.
+# Where the grown network starts: the pack's init.safetensors (its CPU-trained weights, device_pack.sh) when the
+# stage call unpacked one, else the shipped lite weights grown into it (same output at step 0). Either way the
+# budget goes into what the capacity adds, not into catching up. MODEL=fsrnet_real INIT= LR=2.5e-4 trains the
+# paper's two-hourglass network from scratch instead.
 MODEL="${MODEL:-fsrnet_real_grown}"
-INIT="${INIT-vidfsr/weights/fsrnet_lite_real.safetensors}"
+INIT="${INIT-auto}"
 SECONDS_BUDGET="${SECONDS_BUDGET:-420}"
 BATCH="${BATCH:-32}"
-LR="${LR:-1e-4}"
+# 5e-5 continues trained grown weights at the rate their CPU run used (batch 14); 1e-4 for weights still to grow.
+LR="${LR:-auto}"
 WORKERS="${WORKERS:-14}"
 # Upright faces, as the pipeline shows them (session 23: +0.03-0.04 dB validation for the lite network against the
 # paper's quarter turns; AUGMENT=paper for those).
@@ -48,6 +50,7 @@ unpack_stage() {
     [ "$MODE" = check ] || python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir \
         --target .gpu_site .gpu/a/av-*.whl
     tar xf .gpu/a/meta.tar -C .gpu_data
+    [ ! -f .gpu/a/init.safetensors ] || cp .gpu/a/init.safetensors .gpu_data/init.safetensors
     mv .gpu_data/landmarks.npy .gpu_data/manifest.csv .gpu_data/dataset.json .gpu_data/DATASET.md .gpu_data/faces128/
 }
 
@@ -77,6 +80,15 @@ PY
 
 train_run() {
     local device="$1" workers="$2" budget="$3"
+    if [ "$INIT" = auto ]; then
+        INIT=vidfsr/weights/fsrnet_lite_real.safetensors
+        [ "$MODEL" != fsrnet_real_grown ] || [ ! -f .gpu_data/init.safetensors ] || INIT=.gpu_data/init.safetensors
+    fi
+    if [ "$LR" = auto ]; then
+        LR=1e-4
+        [ "$INIT" != .gpu_data/init.safetensors ] || LR=5e-5
+    fi
+    echo "init ${INIT:-none}, lr $LR" | tee -a "$OUT/stage.txt"
     rm -rf /tmp/vidfsr_run  # a run of its own: its log is appended to, not started afresh
     # SIGINT ends the run cleanly (checkpoint and weights written); the KILL after 60 s only if that hangs.
     timeout --signal=INT --kill-after=60 "$budget" python3 -m vidfsr.cli train --model "$MODEL" \
