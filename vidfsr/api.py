@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # Shipped weights in order of preference, by the device the model runs on: the first one found is used. A larger
-# network gains a little on real video (the grown one +0.01-0.05 dB, BENCHMARKS.md sessions 29-30) for several
+# network gains a little on real video (the grown one up to +0.07 dB, BENCHMARKS.md session 30) for several
 # times the lite one's multiply-adds: an accelerator hides that, on a CPU it is what every face costs, so the lite
 # network serves there. Every shipped model stays available by name (--model NAME), the paper-protocol weights
 # (fsrnet_lite_x8, fsrnet_lite_x4) included.
@@ -178,7 +178,7 @@ def load_models(names: Sequence[str], device: Any = "cpu") -> dict[Any, Any]:
     if names:
         return models
     model, meta, name = load_default_model(prefer=device)
-    logger.info("model %s (the default on %s)", name, device if isinstance(device, str) else device.type)
+    logger.info("model %s (the default on %s)", name, device)
     return {ModelRange(*native_sides(meta, model.cfg)): model}
 
 
