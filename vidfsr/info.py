@@ -60,7 +60,6 @@ def _default_label(stem: str, folder: Path, default_weights: Callable[[str], tup
 def shipped_weights() -> list[str]:
     """One line per weights file bundled in the package: name, face sizes served, degradation, metrics."""
     import json
-    from pathlib import Path
 
     lines = []
     folder = Path(__file__).parent / "weights"
